@@ -1,0 +1,38 @@
+# Two commands on a fresh machine with python3 and make:
+#   make demo   creates .venv, installs feedwatch, polls the bundled demo site
+#   make test   same set-up if needed, then the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Prefect: no telemetry, no analytics calls from an offline machine.
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: demo test lint check install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# The venv's own pip can be too old for trafilatura's extras: upgrade it first.
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	PREFECT_HOME=$(CURDIR)/.prefect $(BIN)/feedwatch demo
+
+test: $(STAMP)
+	PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) .prefect .pytest_cache .mypy_cache .ruff_cache *.egg-info
