@@ -1,0 +1,1 @@
+"""Pure extractors (feeds, articles, topics, dedup) and the one network module, `http`."""

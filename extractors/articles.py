@@ -1,0 +1,117 @@
+"""Article HTML → Article (pure; trafilatura does the extraction).
+
+When the page yields no text (a paywall, a script-only page, a failed fetch),
+the feed's own content or summary stands in, and `text_source` says which, so
+an analyst can tell extracted text from a teaser.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import trafilatura
+from lxml.etree import ParserError as LxmlParserError
+
+from extractors.dedup import content_hash, pick_canonical
+from extractors.models import Article, EntryData, TextSource
+
+__all__ = ["detect_language", "extract_article"]
+
+# Below this many characters an extraction is a fragment (a cookie notice, a caption).
+MIN_TEXT_CHARS = 80
+_HTML_LANG = re.compile(rb"<html[^>]*\slang=[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
+
+
+def extract_article(
+    html: bytes | None, *, url: str, final_url: str | None = None, entry: EntryData | None = None
+) -> Article:
+    """Extract text and metadata from a page; fall back to the feed entry's text."""
+    final_url = final_url or url
+    doc = None
+    if html:
+        try:
+            doc = trafilatura.bare_extraction(
+                html, url=final_url, with_metadata=True, include_comments=False
+            )
+        except (ValueError, TypeError, LxmlParserError):  # markup too broken to read
+            doc = None
+    text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
+    text, source = _choose_text(text, entry)
+
+    declared = getattr(doc, "url", None) if doc is not None else None
+    canonical = pick_canonical(final_url, declared)
+    title = _first(getattr(doc, "title", None), entry.title if entry else None)
+    author = _first(getattr(doc, "author", None), entry.author if entry else None)
+    published = _published(_page_date(getattr(doc, "date", None)), entry)
+    return Article(
+        url=url,
+        final_url=final_url,
+        canonical_url=canonical,
+        title=title,
+        author=author,
+        published=published,
+        language=detect_language(text, html),
+        site_name=_first(getattr(doc, "sitename", None)),
+        text=text,
+        text_source=source,
+        content_hash=content_hash(text) if text else "",
+    )
+
+
+def _choose_text(extracted: str, entry: EntryData | None) -> tuple[str, TextSource]:
+    """The page's text, unless the feed carries more.
+
+    A feed's summary is a teaser, shorter than any real article; when it is
+    longer than what the page gave, extraction has failed (a video page, a
+    paywall, a script-rendered page) and the feed's words are the better text.
+    """
+    candidates: list[tuple[str, TextSource]] = [(extracted, "extracted")]
+    if entry is not None:
+        candidates += [(entry.content or "", "feed_content"), (entry.summary or "", "feed_summary")]
+    usable = [c for c in candidates if c[0]]
+    if not usable:
+        return "", "none"
+    if len(extracted) >= MIN_TEXT_CHARS and all(len(extracted) >= len(t) for t, _ in usable):
+        return extracted, "extracted"
+    return max(usable, key=lambda c: len(c[0]))
+
+
+def _published(page_date: datetime | None, entry: EntryData | None) -> datetime | None:
+    """The page's date; the feed's timestamp when it falls on that day (it has the time)."""
+    feed_time = entry.published if entry else None
+    if page_date is None:
+        return feed_time
+    if feed_time is not None and feed_time.date() == page_date.date():
+        return feed_time
+    return page_date
+
+
+def _first(*values: str | None) -> str | None:
+    for v in values:
+        if v and v.strip():
+            return v.strip()
+    return None
+
+
+def _page_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def detect_language(text: str, html: bytes | None = None) -> str | None:
+    """ISO 639-1 code of the text; the page's <html lang> when the text is too short."""
+    if len(text) >= 40:
+        import py3langid  # loads its model on first use (~0.7 s), so only when needed
+
+        lang, _score = py3langid.classify(text[:5000])
+        return str(lang)
+    if html:
+        m = _HTML_LANG.search(html[:4096])
+        if m:
+            return m.group(1).decode().lower()
+    return None

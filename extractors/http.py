@@ -1,0 +1,166 @@
+"""The only module of feedwatch that talks to the network.
+
+Everything about fetching lives here, so it is tested once: timeouts, the
+User-Agent, redirects (followed by hand, so every hop is checked), size caps
+enforced while streaming, conditional GET, and the guard that keeps feedwatch
+off loopback and private networks unless FEEDWATCH_ALLOW_PRIVATE_NETWORKS=1.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from extractors.errors import FetchError, PermanentFetchError, TransientFetchError
+from extractors.models import FetchResult
+
+__all__ = ["USER_AGENT", "Fetcher", "HttpSettings", "private_networks_allowed"]
+
+USER_AGENT = "feedwatch/0.1 (news feed monitor; +https://github.com/feedwatch/feedwatch)"
+_REDIRECTS = {301, 302, 303, 307, 308}
+_TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+def private_networks_allowed() -> bool:
+    return os.environ.get("FEEDWATCH_ALLOW_PRIVATE_NETWORKS", "") in {"1", "true", "yes"}
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    max_redirects: int = 5
+    max_feed_bytes: int = 10 * 1024 * 1024
+    max_page_bytes: int = 5 * 1024 * 1024
+    user_agent: str = USER_AGENT
+
+
+def check_address(url: str) -> None:
+    """Refuse URLs that are not http(s) or that resolve to a non-public address."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"}:
+        raise PermanentFetchError(url, f"unsupported scheme {parts.scheme!r}")
+    host = parts.hostname
+    if not host:
+        raise PermanentFetchError(url, "no host in URL")
+    if private_networks_allowed():
+        return
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as e:
+        raise TransientFetchError(url, f"cannot resolve {host}: {e.strerror}") from e
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise PermanentFetchError(
+                url,
+                f"refused: {host} resolves to non-public address {address} "
+                "(set FEEDWATCH_ALLOW_PRIVATE_NETWORKS=1 to allow)",
+            )
+
+
+class Fetcher:
+    """A shared HTTP client. Thread-safe: one instance serves every task of a run."""
+
+    def __init__(self, settings: HttpSettings | None = None):
+        self.settings = settings or HttpSettings()
+        s = self.settings
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
+            headers={"User-Agent": s.user_agent},
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        )
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def fetch_feed(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        headers = {
+            "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8"
+        }
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return self.get(url, headers=headers, max_bytes=self.settings.max_feed_bytes)
+
+    def fetch_page(self, url: str) -> FetchResult:
+        headers = {"Accept": "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"}
+        return self.get(url, headers=headers, max_bytes=self.settings.max_page_bytes)
+
+    def get(self, url: str, *, headers: Mapping[str, str], max_bytes: int) -> FetchResult:
+        """GET a URL, following redirects by hand. Raises a FetchError subclass on failure."""
+        started = time.monotonic()
+        current = url
+        hops: list[str] = []
+        while True:
+            check_address(current)
+            status, response_headers, body = self._get_once(current, headers, max_bytes)
+            if status in _REDIRECTS and "location" in response_headers:
+                if len(hops) >= self.settings.max_redirects:
+                    raise PermanentFetchError(
+                        url, f"more than {self.settings.max_redirects} redirects", status=status
+                    )
+                hops.append(current)
+                current = urljoin(current, response_headers["location"])
+                continue
+            break
+        elapsed = time.monotonic() - started
+        if status == 304 or 200 <= status < 300:
+            return FetchResult(
+                url=url,
+                final_url=current,
+                status=status,
+                headers=response_headers,
+                content=body,
+                elapsed_seconds=elapsed,
+                redirects=tuple(hops),
+            )
+        error = (
+            TransientFetchError
+            if status in _TRANSIENT_STATUS or status >= 500
+            else PermanentFetchError
+        )
+        raise error(url, f"HTTP {status}", status=status)
+
+    def _get_once(
+        self, url: str, headers: Mapping[str, str], max_bytes: int
+    ) -> tuple[int, dict[str, str], bytes]:
+        try:
+            with self._client.stream("GET", url, headers=dict(headers)) as response:
+                response_headers = {k.lower(): v for k, v in response.headers.items()}
+                if response.status_code >= 300:
+                    return response.status_code, response_headers, b""
+                chunks: list[bytes] = []
+                size = 0
+                # iter_bytes yields decoded bytes, so a compressed bomb hits the cap too.
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise PermanentFetchError(
+                            url, f"body larger than {max_bytes} bytes", status=response.status_code
+                        )
+                    chunks.append(chunk)
+                return response.status_code, response_headers, b"".join(chunks)
+        except FetchError:
+            raise
+        except httpx.TimeoutException as e:
+            raise TransientFetchError(url, f"timed out ({type(e).__name__})") from e
+        except httpx.HTTPError as e:
+            raise TransientFetchError(url, f"{type(e).__name__}: {e}") from e

@@ -1,0 +1,190 @@
+"""Frozen dataclasses that cross package boundaries (extractors → flows → warehouse)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+TextSource = Literal["extracted", "feed_content", "feed_summary", "none"]
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """A feed to watch, as configured (feeds.yaml, OPML or the CLI)."""
+
+    name: str
+    url: str
+    interval_seconds: int = 15 * 60
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one HTTP GET returned, after redirects."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    content: bytes
+    elapsed_seconds: float
+    redirects: tuple[str, ...] = ()
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class EntryData:
+    """One item of a feed, as the feed describes it."""
+
+    guid: str
+    link: str | None
+    title: str | None
+    published: datetime | None
+    author: str | None
+    summary: str | None
+    content: str | None
+
+
+@dataclass(frozen=True)
+class FeedData:
+    """A parsed feed document."""
+
+    title: str | None
+    link: str | None
+    version: str
+    entries: tuple[EntryData, ...]
+    # feedparser's "bozo" flag: the document was not well-formed but was still read.
+    bozo: bool = False
+    bozo_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """The text and metadata of one article page (or the feed's text when the page had none)."""
+
+    url: str
+    final_url: str
+    canonical_url: str
+    title: str | None
+    author: str | None
+    published: datetime | None
+    language: str | None
+    site_name: str | None
+    text: str
+    text_source: TextSource
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One place in an article where a topic term was found."""
+
+    term: str
+    field: str  # "title" or "text"
+    start: int  # character offsets into that field
+    end: int
+    snippet: str
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A named topic: a boolean query and the threshold a match must reach."""
+
+    name: str
+    query: str
+    version: str
+    min_score: float = 1.0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TopicMatch:
+    """How one topic matched one article: the score, the verdict and why."""
+
+    topic: str
+    version: str
+    score: float
+    matched: bool
+    terms: tuple[str, ...] = ()
+    mentions: tuple[Mention, ...] = field(default=())
+    snippet: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the warehouse remembers about a feed between polls."""
+
+    feed_id: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    next_due_at: datetime | None = None
+    error_count: int = 0
+    disabled_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedPoll:
+    """The outcome of polling one feed: what happened and every entry the document held."""
+
+    feed: FeedSpec
+    started_at: datetime
+    url: str
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    transient: bool = True  # for failures: worth trying again soon
+    bytes: int = 0
+    duration_ms: float = 0.0
+    etag: str | None = None
+    last_modified: str | None = None
+    title: str | None = None
+    site_url: str | None = None
+    warning: str | None = None  # e.g. the document was not well-formed but was read
+    entries: tuple[EntryData, ...] = ()
+
+
+@dataclass(frozen=True)
+class PageFetch:
+    """An article page as fetched (or not), with the feed entries that lead to it."""
+
+    url: str
+    entries: tuple[tuple[str, EntryData], ...]  # (feed_id, entry)
+    fetched_at: datetime
+    final_url: str | None = None
+    status: int | None = None
+    html: bytes | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """An article ready to load: its text, where it came from, and its topic matches."""
+
+    article: Article
+    feed_id: str
+    entries: tuple[tuple[str, EntryData], ...]  # (feed_id, entry) pairs that lead here
+    fetched_at: datetime
+    fetch_status: int | None
+    fetch_error: str | None
+    matches: tuple[TopicMatch, ...]
+
+
+@dataclass(frozen=True)
+class PollBatch:
+    """Everything one poll run hands to the warehouse, loaded in one transaction."""
+
+    run_id: str
+    started_at: datetime
+    feeds: tuple[FeedSpec, ...]  # the configured feeds, to register or update
+    feed_source: str
+    polls: tuple[FeedPoll, ...]
+    new_entries: tuple[tuple[str, EntryData], ...]  # (feed_id, entry) not seen before
+    articles: tuple[ArticleRecord, ...]
+    # (feed_id, guid, article_id) for new entries whose article was stored before.
+    linked: tuple[tuple[str, str, str], ...] = ()
+    flow_run_id: str | None = None
