@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: schema, migrations, the writer and the read side."""

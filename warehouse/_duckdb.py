@@ -1,0 +1,61 @@
+"""Thin DuckDB helpers: connecting, transactions, error wrapping. No business logic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from extractors.errors import ReadOnlyError, WarehouseError, WarehouseLockedError
+
+__all__ = ["connect", "transaction"]
+
+
+def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file; a lock held elsewhere becomes WarehouseLockedError."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseError(
+            f"{path}: no warehouse here yet (run 'feedwatch run' or 'feedwatch demo' first)"
+        )
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise WarehouseLockedError(
+                f"{path}: held by another process (an open duckdb session?): {e}"
+            ) from e
+        raise WarehouseError(f"{path}: cannot open: {e}") from e
+    except duckdb.Error as e:
+        raise WarehouseError(f"{path}: cannot open: {e}") from e
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN … COMMIT, rolled back on any error; DuckDB errors become WarehouseError."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException as e:
+        con.execute("ROLLBACK")
+        if isinstance(e, duckdb.Error):
+            raise WarehouseError(f"transaction rolled back: {e}") from e
+        raise
+    else:
+        con.execute("COMMIT")
+
+
+def is_read_only_violation(error: duckdb.Error) -> bool:
+    message = str(error).lower()
+    return "read-only" in message or "read only" in message
+
+
+def wrap_read_only(error: duckdb.Error) -> ReadOnlyError:
+    return ReadOnlyError(
+        "the warehouse is opened read-only here; statements that change it are refused "
+        f"({str(error).splitlines()[0]})"
+    )

@@ -1,0 +1,481 @@
+"""The warehouse writer: one transaction per batch, bulk inserts from Arrow, idempotent.
+
+Re-loading a batch adds nothing: entries are keyed by (feed, GUID), articles
+by canonical URL, and an article whose text hash matches a stored one is not
+stored again; its entries point to the stored copy instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from extractors.decide import next_due
+from extractors.dedup import article_id as make_article_id
+from extractors.models import ArticleRecord, EntryData, FeedPoll, FeedState, PollBatch
+from warehouse._duckdb import connect, transaction
+from warehouse.migrations import ensure_schema
+
+__all__ = ["Hit", "LoadResult", "Warehouse"]
+
+_TS = pa.timestamp("us", tz="UTC")
+_MENTION = pa.struct(
+    [
+        ("term", pa.string()),
+        ("field", pa.string()),
+        ("start_offset", pa.int32()),
+        ("end_offset", pa.int32()),
+        ("snippet", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A new topic match with matched = true, for summaries."""
+
+    topic: str
+    score: float
+    article_id: str
+    title: str | None
+    url: str
+    snippet: str | None
+
+
+@dataclass
+class LoadResult:
+    new_entries: int = 0
+    new_articles: int = 0
+    duplicate_articles: int = 0  # fetched, but already stored under another URL or the same text
+    hits: list[Hit] = field(default_factory=list)
+
+
+class Warehouse:
+    """A read-write session on the warehouse file. Open briefly: it locks the file."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
+        self.con = con
+        self.path = path
+
+    @classmethod
+    @contextmanager
+    def open(cls, path: str | Path) -> Iterator[Warehouse]:
+        con = connect(path)
+        try:
+            ensure_schema(con)
+            yield cls(con, Path(path))
+        finally:
+            con.close()
+
+    # -- reads the poll needs -------------------------------------------------
+
+    def feed_states(self) -> dict[str, FeedState]:
+        rows = self.con.execute(
+            "SELECT feed_id, url, etag, last_modified, next_due_at, error_count, disabled_reason"
+            " FROM feeds"
+        ).fetchall()
+        return {r[0]: FeedState(*r) for r in rows}
+
+    def unknown_entries(self, polls: Sequence[FeedPoll]) -> list[tuple[str, EntryData]]:
+        """The (feed, entry) pairs of these polls not stored yet, first occurrence only."""
+        pairs: dict[tuple[str, str], EntryData] = {}
+        for poll in polls:
+            for entry in poll.entries:
+                pairs.setdefault((poll.feed.name, entry.guid), entry)
+        if not pairs:
+            return []
+        self.con.register(
+            "keys", pa.table({"feed_id": [k[0] for k in pairs], "guid": [k[1] for k in pairs]})
+        )
+        rows = self.con.execute(
+            "SELECT e.feed_id, e.guid FROM entries e JOIN keys k USING (feed_id, guid)"
+        ).fetchall()
+        known = {(f, g) for f, g in rows}
+        return [(k[0], e) for k, e in pairs.items() if k not in known]
+
+    def stored_canonical_urls(self, urls: Sequence[str]) -> dict[str, str]:
+        """canonical_url → article_id for those of these URLs already stored."""
+        if not urls:
+            return {}
+        self.con.register("urls", pa.table({"canonical_url": list(set(urls))}))
+        rows = self.con.execute(
+            "SELECT a.canonical_url, a.article_id FROM articles a JOIN urls USING (canonical_url)"
+        ).fetchall()
+        return dict(rows)
+
+    # -- the one write of a run ----------------------------------------------
+
+    def load(self, batch: PollBatch) -> LoadResult:
+        """Load a whole poll run in one transaction."""
+        result = LoadResult()
+        now = datetime.now(UTC)
+        with transaction(self.con):
+            self._upsert_feeds(batch, now)
+            self._record_polls(batch, now)
+            ids, fresh = self._insert_articles(batch, result)
+            self._insert_entries(batch, ids, result)
+            self._insert_matches(batch, ids, fresh, now, result)
+            self._record_run(batch, now, result)
+        return result
+
+    def _upsert_feeds(self, batch: PollBatch, now: datetime) -> None:
+        if not batch.feeds:
+            return
+        self.con.register(
+            "batch_feeds",
+            pa.table(
+                {
+                    "feed_id": [f.name for f in batch.feeds],
+                    "url": [f.url for f in batch.feeds],
+                    "tags": [list(f.tags) for f in batch.feeds],
+                    "interval_seconds": [f.interval_seconds for f in batch.feeds],
+                }
+            ),
+        )
+        self.con.execute(
+            """
+            INSERT INTO feeds (feed_id, url, source, tags, interval_seconds, created_at)
+            SELECT feed_id, url, ?, tags, interval_seconds, ? FROM batch_feeds
+            ON CONFLICT (feed_id) DO UPDATE SET
+                url = excluded.url,
+                tags = excluded.tags,
+                interval_seconds = excluded.interval_seconds
+            """,
+            [batch.feed_source, now],
+        )
+
+    def _record_polls(self, batch: PollBatch, now: datetime) -> None:
+        if not batch.polls:
+            return
+        previous = dict(
+            self.con.execute(
+                "SELECT feed_id, error_count FROM feeds WHERE feed_id IN (SELECT unnest(?))",
+                [[p.feed.name for p in batch.polls]],
+            ).fetchall()
+        )
+        new_by_feed: dict[str, int] = {}
+        for feed_id, _ in batch.new_entries:
+            new_by_feed[feed_id] = new_by_feed.get(feed_id, 0) + 1
+        rows: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "feed_id",
+                "url",
+                "ok",
+                "status",
+                "error",
+                "bytes",
+                "duration_ms",
+                "entries_seen",
+                "new_entries",
+                "fetched_at",
+                "etag",
+                "last_modified",
+                "title",
+                "site_url",
+                "error_count",
+                "next_due_at",
+                "has_new",
+            )
+        }
+        for p in batch.polls:
+            errors = 0 if p.ok else int(previous.get(p.feed.name, 0)) + 1
+            new = new_by_feed.get(p.feed.name, 0)
+            values = {
+                "feed_id": p.feed.name,
+                "url": p.url,
+                "ok": p.ok,
+                "status": p.status,
+                "error": p.error or p.warning,
+                "bytes": p.bytes,
+                "duration_ms": p.duration_ms,
+                "entries_seen": len(p.entries),
+                "new_entries": new,
+                "fetched_at": p.started_at,
+                "etag": p.etag,
+                "last_modified": p.last_modified,
+                "title": p.title,
+                "site_url": p.site_url,
+                "error_count": errors,
+                "next_due_at": next_due(
+                    p.feed.interval_seconds, p.started_at, ok=p.ok, error_count=errors
+                ),
+                "has_new": new > 0,
+            }
+            for k, v in values.items():
+                rows[k].append(v)
+        self.con.register("batch_polls", pa.table(rows))
+        self.con.execute(
+            """
+            INSERT INTO feed_fetches
+            SELECT ?, feed_id, fetched_at, url, status, ok, bytes, entries_seen, new_entries,
+                   duration_ms, error
+            FROM batch_polls
+            """,
+            [batch.run_id],
+        )
+        self.con.execute(
+            """
+            UPDATE feeds SET
+                last_polled_at = p.fetched_at,
+                last_success_at = CASE WHEN p.ok THEN p.fetched_at ELSE feeds.last_success_at END,
+                last_new_entry_at = CASE WHEN p.has_new THEN p.fetched_at
+                                         ELSE feeds.last_new_entry_at END,
+                etag = CASE WHEN p.ok AND p.status = 200 THEN p.etag ELSE feeds.etag END,
+                last_modified = CASE WHEN p.ok AND p.status = 200 THEN p.last_modified
+                                     ELSE feeds.last_modified END,
+                title = coalesce(p.title, feeds.title),
+                site_url = coalesce(p.site_url, feeds.site_url),
+                error_count = p.error_count,
+                last_error = CASE WHEN p.ok THEN NULL ELSE p.error END,
+                next_due_at = p.next_due_at
+            FROM batch_polls p
+            WHERE feeds.feed_id = p.feed_id
+            """
+        )
+
+    def _insert_articles(
+        self, batch: PollBatch, result: LoadResult
+    ) -> tuple[dict[str, str], set[str]]:
+        """Insert new articles.
+
+        Returns canonical_url → article_id for every article of the batch, and
+        the ids stored for the first time.
+        """
+        records = batch.articles
+        if not records:
+            return {}, set()
+        urls = [r.article.canonical_url for r in records]
+        hashes = [r.article.content_hash for r in records if r.article.content_hash]
+        self.con.register("cand", pa.table({"canonical_url": urls}))
+        self.con.register("cand_hash", pa.table({"content_hash": pa.array(hashes, pa.string())}))
+        by_url = dict(
+            self.con.execute(
+                "SELECT canonical_url, article_id FROM articles JOIN cand USING (canonical_url)"
+            ).fetchall()
+        )
+        by_hash = dict(
+            self.con.execute(
+                "SELECT content_hash, min(article_id) FROM articles"
+                " JOIN cand_hash USING (content_hash) GROUP BY content_hash"
+            ).fetchall()
+        )
+        ids: dict[str, str] = {}
+        fresh: list[ArticleRecord] = []
+        for r in records:
+            a = r.article
+            if a.canonical_url in ids:
+                continue
+            existing = by_url.get(a.canonical_url) or by_hash.get(a.content_hash or "-")
+            if existing:
+                ids[a.canonical_url] = existing
+                result.duplicate_articles += 1
+                continue
+            new_id = make_article_id(a.canonical_url)
+            ids[a.canonical_url] = new_id
+            by_url[a.canonical_url] = new_id
+            if a.content_hash:
+                by_hash[a.content_hash] = new_id
+            fresh.append(r)
+        if fresh:
+            self.con.register("batch_articles", _articles_table(fresh, ids, batch.run_id))
+            self.con.execute("INSERT INTO articles BY NAME SELECT * FROM batch_articles")
+        result.new_articles = len(fresh)
+        return ids, {ids[r.article.canonical_url] for r in fresh}
+
+    def _insert_entries(self, batch: PollBatch, ids: dict[str, str], result: LoadResult) -> None:
+        if not batch.new_entries:
+            return
+        entry_article = {(f, g): a for f, g, a in batch.linked}
+        for r in batch.articles:
+            for feed_id, entry in r.entries:
+                entry_article[(feed_id, entry.guid)] = ids[r.article.canonical_url]
+        rows = [
+            {
+                "feed_id": feed_id,
+                "guid": e.guid,
+                "link": e.link,
+                "title": e.title,
+                "author": e.author,
+                "published_at": e.published,
+                "summary": e.summary,
+                "content": e.content,
+                "article_id": entry_article.get((feed_id, e.guid)),
+                "first_seen_at": batch.started_at,
+                "run_id": batch.run_id,
+            }
+            for feed_id, e in batch.new_entries
+        ]
+        self.con.register("batch_entries", pa.Table.from_pylist(rows, schema=_ENTRY_SCHEMA))
+        before = self._count("entries")
+        self.con.execute(
+            "INSERT INTO entries BY NAME SELECT * FROM batch_entries b"
+            " WHERE NOT EXISTS (SELECT 1 FROM entries e"
+            "                   WHERE e.feed_id = b.feed_id AND e.guid = b.guid)"
+        )
+        result.new_entries = self._count("entries") - before
+
+    def _insert_matches(
+        self,
+        batch: PollBatch,
+        ids: dict[str, str],
+        fresh: set[str],
+        now: datetime,
+        result: LoadResult,
+    ) -> None:
+        rows = []
+        pending = set(fresh)
+        for r in batch.articles:
+            aid = ids[r.article.canonical_url]
+            if aid not in pending:
+                continue  # a copy of an article stored before or earlier in this batch
+            pending.discard(aid)
+            for m in r.matches:
+                rows.append(
+                    {
+                        "article_id": aid,
+                        "topic": m.topic,
+                        "topic_version": m.version,
+                        "score": m.score,
+                        "matched": m.matched,
+                        "terms": list(m.terms),
+                        "snippet": m.snippet,
+                        "mentions": [
+                            {
+                                "term": x.term,
+                                "field": x.field,
+                                "start_offset": x.start,
+                                "end_offset": x.end,
+                                "snippet": x.snippet,
+                            }
+                            for x in m.mentions
+                        ],
+                        "matched_at": now,
+                    }
+                )
+                if m.matched:
+                    result.hits.append(
+                        Hit(m.topic, m.score, aid, r.article.title, r.article.url, m.snippet)
+                    )
+        if not rows:
+            return
+        self.con.register("batch_matches", pa.Table.from_pylist(rows, schema=_MATCH_SCHEMA))
+        self.con.execute(
+            "INSERT INTO topic_matches BY NAME SELECT * FROM batch_matches b"
+            " WHERE NOT EXISTS (SELECT 1 FROM topic_matches t WHERE t.article_id = b.article_id"
+            "                   AND t.topic = b.topic AND t.topic_version = b.topic_version)"
+        )
+        result.hits.sort(key=lambda h: -h.score)
+
+    def _record_run(self, batch: PollBatch, now: datetime, result: LoadResult) -> None:
+        self.con.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [
+                batch.run_id,
+                batch.flow_run_id,
+                batch.started_at,
+                now,
+                len(batch.polls),
+                sum(not p.ok for p in batch.polls),
+                sum(p.status == 304 for p in batch.polls),
+                result.new_entries,
+                result.new_articles,
+                len(result.hits),
+            ],
+        )
+
+    def _count(self, table: str) -> int:
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+_ENTRY_SCHEMA = pa.schema(
+    [
+        ("feed_id", pa.string()),
+        ("guid", pa.string()),
+        ("link", pa.string()),
+        ("title", pa.string()),
+        ("author", pa.string()),
+        ("published_at", _TS),
+        ("summary", pa.string()),
+        ("content", pa.string()),
+        ("article_id", pa.string()),
+        ("first_seen_at", _TS),
+        ("run_id", pa.string()),
+    ]
+)
+
+_MATCH_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("topic", pa.string()),
+        ("topic_version", pa.string()),
+        ("score", pa.float64()),
+        ("matched", pa.bool_()),
+        ("terms", pa.list_(pa.string())),
+        ("snippet", pa.string()),
+        ("mentions", pa.list_(_MENTION)),
+        ("matched_at", _TS),
+    ]
+)
+
+_ARTICLE_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("url", pa.string()),
+        ("final_url", pa.string()),
+        ("canonical_url", pa.string()),
+        ("content_hash", pa.string()),
+        ("cluster_id", pa.string()),
+        ("feed_id", pa.string()),
+        ("title", pa.string()),
+        ("author", pa.string()),
+        ("published_at", _TS),
+        ("language", pa.string()),
+        ("site_name", pa.string()),
+        ("text", pa.string()),
+        ("text_source", pa.string()),
+        ("text_chars", pa.int32()),
+        ("fetch_status", pa.int32()),
+        ("fetch_error", pa.string()),
+        ("fetched_at", _TS),
+        ("run_id", pa.string()),
+    ]
+)
+
+
+def _articles_table(records: list[ArticleRecord], ids: dict[str, str], run_id: str) -> pa.Table:
+    rows = []
+    for r in records:
+        a = r.article
+        aid = ids[a.canonical_url]
+        rows.append(
+            {
+                "article_id": aid,
+                "url": a.url,
+                "final_url": a.final_url,
+                "canonical_url": a.canonical_url,
+                "content_hash": a.content_hash,
+                "cluster_id": aid,
+                "feed_id": r.feed_id,
+                "title": a.title,
+                "author": a.author,
+                "published_at": a.published,
+                "language": a.language,
+                "site_name": a.site_name,
+                "text": a.text,
+                "text_source": a.text_source,
+                "text_chars": len(a.text),
+                "fetch_status": r.fetch_status,
+                "fetch_error": r.fetch_error,
+                "fetched_at": r.fetched_at,
+                "run_id": run_id,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=_ARTICLE_SCHEMA)
