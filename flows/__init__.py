@@ -1,0 +1,1 @@
+"""Prefect flows, their settings and the `feedwatch` command line."""

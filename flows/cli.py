@@ -1,0 +1,287 @@
+"""The `feedwatch` command.
+
+Exit codes: 0 done (also when single feeds failed: they are recorded),
+1 the warehouse or a run could not be used, 2 bad command line, configuration
+or query (the message names the file, the line and the problem).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from extractors.errors import ConfigError, FeedwatchError, ReadOnlyError, WarehouseError
+
+if TYPE_CHECKING:
+    from flows.poll import RunSummary
+
+app = typer.Typer(
+    help="Watch news feeds for the topics you care about; query the hits with SQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+topics_app = typer.Typer(help="Check topic definitions against text.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DEFAULT_DB = Path("data/feedwatch.duckdb")
+DEMO_DB = Path("data/demo.duckdb")
+
+
+def _prepare_prefect() -> None:
+    """Environment for Prefect, set before it is imported; the user's own settings win."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "feedwatch")
+
+
+def _fail(error: Exception, code: int) -> typer.Exit:
+    err.print(f"feedwatch: {error}", markup=False)
+    return typer.Exit(code)
+
+
+def default_topics() -> Path:
+    """./topics.yaml when present, else the topics shipped with feedwatch."""
+    local = Path("topics.yaml")
+    if local.exists():
+        return local
+    return Path(str(resources.files("flows.defaults").joinpath("topics.yaml")))
+
+
+FeedsOpt = Annotated[Path, typer.Option("--feeds", help="Feeds file (YAML).")]
+TopicsOpt = Annotated[
+    Path | None, typer.Option("--topics", help="Topics file (YAML). [default: ./topics.yaml]")
+]
+DbOpt = Annotated[Path, typer.Option("--db", help="The DuckDB warehouse file.")]
+
+
+@app.command()
+def run(
+    feeds: FeedsOpt = Path("feeds.yaml"),
+    topics: TopicsOpt = None,
+    db: DbOpt = DEFAULT_DB,
+    all_feeds: Annotated[
+        bool, typer.Option("--all", help="Poll every feed, due or not (disabled ones excepted).")
+    ] = False,
+) -> None:
+    """Poll every due feed once, load new articles and topic hits into the warehouse."""
+    from flows.settings import load_feeds, load_topics
+
+    topics = topics or default_topics()
+    try:  # check the configuration before starting Prefect, so mistakes fail fast
+        load_feeds(feeds)
+        load_topics(topics)
+    except ConfigError as e:
+        raise _fail(e, 2) from e
+    summary = _run_flow(feeds, topics, db, poll_all=all_feeds, source="config")
+    _print_summary(summary)
+
+
+def _run_flow(feeds: Path, topics: Path, db: Path, *, poll_all: bool, source: str) -> RunSummary:
+    _prepare_prefect()
+    from flows.poll import poll_feeds
+
+    try:
+        return poll_feeds(
+            feeds_path=str(feeds),
+            topics_path=str(topics),
+            db=str(db),
+            poll_all=poll_all,
+            feed_source=source,
+        )
+    except ConfigError as e:
+        raise _fail(e, 2) from e
+    except FeedwatchError as e:
+        raise _fail(e, 1) from e
+
+
+def _print_summary(s: RunSummary) -> None:
+    out.print(
+        f"Polled {s.feeds_polled} feeds ({s.feeds_skipped} not due, {s.not_modified} not modified, "
+        f"{len(s.failed)} failed) in {s.seconds:.1f} s"
+    )
+    out.print(
+        f"New entries: {s.new_entries} · new articles: {s.new_articles} "
+        f"(pages fetched: {s.pages_fetched}, copies of stored articles: {s.duplicate_articles}) "
+        f"· topic hits: {len(s.hits)}"
+    )
+    for topic, n in sorted(s.hits_per_topic().items()):
+        out.print(f"  {topic}: {n} new hits")
+    for name, error in s.failed:
+        out.print(f"  [red]failed[/red] {name}: {error}")
+
+
+@app.command()
+def demo(
+    db: DbOpt = DEMO_DB,
+    topics: TopicsOpt = None,
+) -> None:
+    """Serve the bundled demo site on 127.0.0.1 and poll it (works offline)."""
+    import tempfile
+
+    from flows.demo import ATOM_PATH, RSS_PATH, demo_server
+
+    topics = topics or default_topics()
+    # The demo site lives on loopback, which feedwatch otherwise refuses to fetch.
+    os.environ["FEEDWATCH_ALLOW_PRIVATE_NETWORKS"] = "1"
+    with demo_server() as server, tempfile.TemporaryDirectory() as tmp:
+        feeds = Path(tmp) / "feeds.yaml"
+        feeds.write_text(
+            "feeds:\n"
+            f"  - name: demo-latest\n    url: {server.url(RSS_PATH)}\n    tags: [demo]\n"
+            f"  - name: demo-world\n    url: {server.url(ATOM_PATH)}\n    tags: [demo]\n"
+        )
+        out.print(
+            f"Demo site serving on {server.base_url} (2 feeds, {len(server.routes) - 3} pages)"
+        )
+        summary = _run_flow(feeds, topics, db, poll_all=True, source="demo")
+    _print_summary(summary)
+    out.print()
+    _print_top_hits(db)
+    out.print(f'\nExplore the warehouse: feedwatch sql --db {db} "SELECT * FROM topic_matches"')
+
+
+def _print_top_hits(db: Path, limit: int = 10) -> None:
+    from warehouse.queries import top_hits
+
+    try:
+        rows = top_hits(db, limit=limit)
+    except WarehouseError as e:
+        raise _fail(e, 1) from e
+    table = Table(title=f"Top hits in {db}", title_justify="left")
+    for col in ("topic", "score", "published", "title", "matched terms"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["topic"],
+            f"{r['score']:g}",
+            f"{r['published_at']:%Y-%m-%d}" if r["published_at"] else "",
+            r["title"] or r["canonical_url"],
+            ", ".join(r["terms"][:6]),
+        )
+    out.print(table)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="The SQL to run (read-only).")],
+    db: DbOpt = DEFAULT_DB,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Output format: table, csv or json.")
+    ] = "table",
+) -> None:
+    """Run SQL on a read-only connection to the warehouse."""
+    from warehouse.queries import run_read_only
+
+    if fmt not in {"table", "csv", "json"}:
+        raise _fail(ConfigError(f"--format must be table, csv or json, not {fmt!r}"), 2)
+    try:
+        columns, rows = run_read_only(db, query)
+    except ReadOnlyError as e:
+        raise _fail(e, 2) from e
+    except ConfigError as e:
+        raise _fail(e, 2) from e
+    except WarehouseError as e:
+        raise _fail(e, 1) from e
+    _print_rows(columns, rows, fmt)
+
+
+def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
+    if fmt == "json":
+        for r in rows:
+            sys.stdout.write(json.dumps(dict(zip(columns, r, strict=True)), default=str) + "\n")
+    elif fmt == "csv":
+        w = csv.writer(sys.stdout)
+        w.writerow(columns)
+        w.writerows(rows)
+    else:
+        table = Table(*columns)
+        for r in rows:
+            table.add_row(*("" if v is None else str(v) for v in r))
+        out.print(table)
+        out.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
+
+
+@topics_app.command("check")
+def topics_check(
+    jsonl: Annotated[
+        Path,
+        typer.Option("--jsonl", help='Cases, one JSON object a line: {"id", "title", "text"}.'),
+    ],
+    topics: TopicsOpt = None,
+) -> None:
+    """Match topics against cases; print one JSON line per case with each topic's verdict."""
+    from extractors.topics import Document, match_document
+    from flows.settings import load_topics
+
+    try:
+        compiled = load_topics(topics or default_topics())
+        cases = _read_cases(jsonl)
+    except ConfigError as e:
+        raise _fail(e, 2) from e
+    for case in cases:
+        found = {
+            m.topic: m for m in match_document(compiled, Document(case["title"], case["text"]))
+        }
+        verdicts = []
+        for ct in compiled:
+            m = found.get(ct.topic.name)
+            verdicts.append(
+                {
+                    "topic": ct.topic.name,
+                    "score": m.score if m else 0.0,
+                    "matched": bool(m and m.matched),
+                }
+            )
+        sys.stdout.write(
+            json.dumps({"id": case["id"], "topics": verdicts}, ensure_ascii=False) + "\n"
+        )
+
+
+def _read_cases(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read: {e}", path=str(path)) from e
+    cases = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            case = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ConfigError(
+                f"not valid JSON: {e.msg} (column {e.colno})", path=str(path), line=n
+            ) from e
+        if not isinstance(case, dict) or "id" not in case:
+            raise ConfigError(
+                'expected an object with "id", "title" and "text"', path=str(path), line=n
+            )
+        if not isinstance(case.get("text", ""), str) or not isinstance(
+            case.get("title") or "", str
+        ):
+            raise ConfigError('"title" and "text" must be strings', path=str(path), line=n)
+        cases.append(
+            {"id": case["id"], "title": case.get("title") or "", "text": case.get("text") or ""}
+        )
+    return cases
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

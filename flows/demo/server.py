@@ -1,0 +1,114 @@
+"""A small static HTTP server on 127.0.0.1 for the demo site (and the tests).
+
+Feeds answer conditional GETs (ETag / Last-Modified → 304) as real feed
+servers do. Query strings are ignored for routing, so tracking parameters
+reach the same page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Mapping
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import urlsplit
+
+from flows.demo.site import Route, render_site
+
+__all__ = ["SiteServer", "demo_server"]
+
+# Fixed, so that Last-Modified is stable across runs of the demo.
+_LAST_MODIFIED = formatdate(1_735_689_600, usegmt=True)
+
+
+class SiteServer:
+    """Serve a route table on a free port of 127.0.0.1 in a background thread.
+
+    `routes` may be given as a function of the base URL, because feeds hold
+    absolute links and the port is known only once the socket is bound.
+    """
+
+    def __init__(
+        self,
+        routes: Mapping[str, Route] | Callable[[str], Mapping[str, Route]],
+        host: str = "127.0.0.1",
+    ):
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._httpd = ThreadingHTTPServer((host, 0), self._handler())
+        self._httpd.daemon_threads = True
+        self.base_url = f"http://{host}:{self._httpd.server_address[1]}"
+        self.routes: dict[str, Route] = dict(routes(self.base_url) if callable(routes) else routes)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def start(self) -> SiteServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> SiteServer:
+        return self.start()
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                path = urlsplit(self.path).path
+                server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                route = server.routes.get(path)
+                if route is None:
+                    self._send(
+                        404, "text/html", b"<html><body><h1>Not found</h1></body></html>", ()
+                    )
+                    return
+                etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
+                headers = route.headers
+                if route.status == 200 and "xml" in route.content_type:
+                    headers = (*headers, ("ETag", etag), ("Last-Modified", _LAST_MODIFIED))
+                    if self.headers.get("If-None-Match") == etag:
+                        self._send(304, route.content_type, b"", headers)
+                        return
+                self._send(route.status, route.content_type, route.body, headers)
+
+            def _send(
+                self, status: int, ctype: str, body: bytes, headers: tuple[tuple[str, str], ...]
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.end_headers()
+                if body:
+                    self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # the demo prints its own summary
+
+        return Handler
+
+
+def demo_server(extra: Mapping[str, Route] | None = None) -> SiteServer:
+    """The bundled demo site, plus any extra routes (the tests add broken feeds)."""
+
+    def routes(base: str) -> dict[str, Route]:
+        r = render_site(base)
+        r.update(extra or {})
+        return r
+
+    return SiteServer(routes)

@@ -1,0 +1,335 @@
+"""The poll-feeds flow: due feeds → fetch → parse → new entries → pages → extract → detect → load.
+
+Thin glue: every decision lives in extractors (pure) or warehouse (the
+writer). Tasks work on a feed, a host's pages or a whole batch, never on a
+single article, so Prefect's cost per task stays a small share of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
+from prefect.runtime import flow_run
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+from extractors.articles import extract_article
+from extractors.decide import is_due
+from extractors.dedup import canonical_url
+from extractors.errors import FeedwatchError, FetchError
+from extractors.feeds import parse_feed
+from extractors.http import Fetcher
+from extractors.models import (
+    ArticleRecord,
+    EntryData,
+    FeedPoll,
+    FeedSpec,
+    FeedState,
+    PageFetch,
+    PollBatch,
+)
+from extractors.topics import CompiledTopic, Document, match_document
+from flows.settings import load_feeds, load_topics
+from warehouse.store import Hit, LoadResult, Warehouse
+
+__all__ = ["RunSummary", "poll_feeds"]
+
+FETCH_WORKERS = 8
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    try:
+        return get_run_logger()
+    except MissingContextError:  # called outside a flow, e.g. task.fn() in a test
+        return logging.getLogger("feedwatch")
+
+
+@dataclass
+class RunSummary:
+    """What a poll run did, for the CLI, the artifact and the tests."""
+
+    run_id: str
+    flow_run_id: str | None = None
+    feeds_due: int = 0
+    feeds_skipped: int = 0
+    feeds_polled: int = 0
+    not_modified: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (feed, error)
+    entries_seen: int = 0
+    new_entries: int = 0
+    pages_fetched: int = 0
+    new_articles: int = 0
+    duplicate_articles: int = 0
+    hits: list[Hit] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def hits_per_topic(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for h in self.hits:
+            counts[h.topic] += 1
+        return dict(counts)
+
+
+@task(name="poll-feed", task_run_name="poll {spec.name}", cache_policy=NO_CACHE)
+def poll_feed(spec: FeedSpec, state: FeedState | None, fetcher: Fetcher) -> FeedPoll:
+    """Fetch and parse one feed. Never raises: a failure is recorded in the result."""
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    etag = state.etag if state else None
+    last_modified = state.last_modified if state else None
+    try:
+        response = fetcher.fetch_feed(spec.url, etag=etag, last_modified=last_modified)
+        fetched = FeedPoll(
+            feed=spec,
+            started_at=started,
+            url=spec.url,
+            ok=True,
+            status=response.status,
+            bytes=len(response.content),
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+        )
+        if response.not_modified:
+            return replace(fetched, duration_ms=_ms(t0))
+        feed = parse_feed(response.content, response.headers, response.final_url)
+        return replace(
+            fetched,
+            duration_ms=_ms(t0),
+            title=feed.title,
+            site_url=feed.link,
+            warning=f"not well-formed, read anyway: {feed.bozo_reason}" if feed.bozo else None,
+            entries=feed.entries,
+        )
+    except Exception as e:  # one broken feed must never stop the others
+        status, transient, message = _describe_failure(e)
+        if isinstance(e, FeedwatchError):
+            _logger().warning("feed %s failed: %s", spec.name, message)
+        else:
+            _logger().exception("feed %s: unexpected error", spec.name)
+        return FeedPoll(
+            feed=spec,
+            started_at=started,
+            url=spec.url,
+            ok=False,
+            status=status,
+            error=message,
+            transient=transient,
+            duration_ms=_ms(t0),
+        )
+
+
+def _describe_failure(e: Exception) -> tuple[int | None, bool, str]:
+    """(HTTP status, worth retrying soon, message) for a failed poll."""
+    if isinstance(e, FetchError):
+        return e.status, e.transient, str(e)
+    if isinstance(e, FeedwatchError):  # fetched fine, but not a feed
+        return 200, False, str(e)
+    return None, True, f"internal error: {type(e).__name__}: {e}"
+
+
+def _ms(t0: float) -> float:
+    return round((time.monotonic() - t0) * 1000, 1)
+
+
+@task(name="fetch-pages", task_run_name="fetch pages from {host}", cache_policy=NO_CACHE)
+def fetch_pages(
+    host: str, items: list[tuple[str, tuple[tuple[str, EntryData], ...]]], fetcher: Fetcher
+) -> list[PageFetch]:
+    """Fetch the article pages of one host, one after another (politeness)."""
+    pages = []
+    for url, entries in items:
+        fetched_at = datetime.now(UTC)
+        try:
+            r = fetcher.fetch_page(url)
+            pages.append(PageFetch(url, entries, fetched_at, r.final_url, r.status, r.content))
+        except FetchError as e:
+            _logger().warning("page %s: %s", url, e.reason)
+            pages.append(PageFetch(url, entries, fetched_at, status=e.status, error=e.reason))
+    return pages
+
+
+@task(name="extract-and-detect", cache_policy=NO_CACHE)
+def extract_and_detect(pages: list[PageFetch], topics: list[CompiledTopic]) -> list[ArticleRecord]:
+    """Extract each page's text (the feed's text when the page has none) and match topics."""
+    records = []
+    for page in pages:
+        feed_id, entry = page.entries[0]
+        article = extract_article(page.html, url=page.url, final_url=page.final_url, entry=entry)
+        matches = match_document(topics, Document(article.title, article.text))
+        records.append(
+            ArticleRecord(
+                article=article,
+                feed_id=feed_id,
+                entries=page.entries,
+                fetched_at=page.fetched_at,
+                fetch_status=page.status,
+                fetch_error=page.error,
+                matches=tuple(matches),
+            )
+        )
+    return records
+
+
+@task(name="load-batch", cache_policy=NO_CACHE)
+def load_batch(db: str, batch: PollBatch) -> LoadResult:
+    with Warehouse.open(db) as wh:
+        return wh.load(batch)
+
+
+# Fetching is I/O: threads overlap the waiting. Bounded (Prefect's default is not).
+_TASK_RUNNER: TaskRunner[Any] = ThreadPoolTaskRunner(max_workers=FETCH_WORKERS)
+
+
+def _run_name() -> str:
+    return f"poll {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
+
+
+@flow(
+    name="poll-feeds",
+    flow_run_name=_run_name,
+    task_runner=_TASK_RUNNER,
+    log_prints=False,
+)
+def poll_feeds(
+    feeds_path: str = "feeds.yaml",
+    topics_path: str = "topics.yaml",
+    db: str = "data/feedwatch.duckdb",
+    poll_all: bool = False,
+    feed_source: str = "config",
+) -> RunSummary:
+    """Poll every due feed once (all feeds with poll_all) and load what is new."""
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    log = _logger()
+    specs = load_feeds(feeds_path)
+    topics = load_topics(topics_path)
+    summary = RunSummary(run_id=uuid.uuid4().hex[:12], flow_run_id=flow_run.get_id())
+
+    with Warehouse.open(db) as wh:
+        states = wh.feed_states()
+    due = [s for s in specs if is_due(s, states.get(s.name), started, poll_all=poll_all)]
+    summary.feeds_due, summary.feeds_skipped = len(due), len(specs) - len(due)
+    log.info("%d of %d feeds due", len(due), len(specs))
+
+    with Fetcher() as fetcher:
+        futures = [poll_feed.submit(s, states.get(s.name), fetcher) for s in due]
+        polls = [f.result() for f in futures]
+        with Warehouse.open(db) as wh:
+            new_entries = wh.unknown_entries([p for p in polls if p.ok])
+            to_fetch, linked = _plan_pages(wh, new_entries)
+        page_futures = [
+            fetch_pages.submit(host, items, fetcher) for host, items in _by_host(to_fetch).items()
+        ]
+        pages = [p for f in page_futures for p in f.result()]
+
+    records = extract_and_detect(pages, topics) if pages else []
+    batch = PollBatch(
+        run_id=summary.run_id,
+        started_at=started,
+        feeds=tuple(specs),
+        feed_source=feed_source,
+        polls=tuple(polls),
+        new_entries=tuple(new_entries),
+        articles=tuple(records),
+        linked=tuple(linked),
+        flow_run_id=summary.flow_run_id,
+    )
+    result = load_batch(db, batch)
+
+    summary.feeds_polled = len(polls)
+    summary.not_modified = sum(p.status == 304 for p in polls)
+    summary.failed = [(p.feed.name, p.error or "") for p in polls if not p.ok]
+    summary.entries_seen = sum(len(p.entries) for p in polls)
+    summary.new_entries = result.new_entries
+    summary.pages_fetched = len(pages)
+    summary.new_articles = result.new_articles
+    summary.duplicate_articles = result.duplicate_articles
+    summary.hits = result.hits
+    summary.seconds = round(time.monotonic() - t0, 2)
+    create_markdown_artifact(
+        key="poll-summary", markdown=summary_markdown(summary), description="What this poll did"
+    )
+    log.info(
+        "polled %d feeds (%d failed, %d not modified): %d new entries, %d new articles, %d hits",
+        summary.feeds_polled,
+        len(summary.failed),
+        summary.not_modified,
+        summary.new_entries,
+        summary.new_articles,
+        len(summary.hits),
+    )
+    return summary
+
+
+def _plan_pages(
+    wh: Warehouse, new_entries: Sequence[tuple[str, EntryData]]
+) -> tuple[dict[str, tuple[tuple[str, EntryData], ...]], list[tuple[str, str, str]]]:
+    """Group new entries by the page they lead to; skip pages stored already.
+
+    Returns url → the entries leading there (fetched once, however many feeds
+    carry it), and (feed, guid, article_id) links for pages already stored.
+    """
+    groups: dict[str, list[tuple[str, EntryData]]] = defaultdict(list)
+    first_url: dict[str, str] = {}
+    for feed_id, entry in new_entries:
+        if not entry.link or urlsplit(entry.link).scheme not in {"http", "https"}:
+            continue  # nothing to fetch; the entry keeps the feed's own text
+        key = canonical_url(entry.link)
+        first_url.setdefault(key, entry.link)
+        groups[key].append((feed_id, entry))
+    stored = wh.stored_canonical_urls(list(groups))
+    linked = [
+        (feed_id, entry.guid, stored[key])
+        for key, items in groups.items()
+        if key in stored
+        for feed_id, entry in items
+    ]
+    to_fetch = {first_url[k]: tuple(v) for k, v in groups.items() if k not in stored}
+    return to_fetch, linked
+
+
+def _by_host(
+    pages: dict[str, tuple[tuple[str, EntryData], ...]],
+) -> dict[str, list[tuple[str, tuple[tuple[str, EntryData], ...]]]]:
+    hosts: dict[str, list[tuple[str, tuple[tuple[str, EntryData], ...]]]] = defaultdict(list)
+    for url, entries in pages.items():
+        hosts[urlsplit(url).netloc.lower()].append((url, entries))
+    return dict(hosts)
+
+
+def summary_markdown(s: RunSummary) -> str:
+    lines = [
+        f"# Poll run `{s.run_id}`",
+        "",
+        "| feeds due | polled | not modified | failed | new entries | new articles | duplicates | hits | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {s.feeds_due} | {s.feeds_polled} | {s.not_modified} | {len(s.failed)} | {s.new_entries}"
+        f" | {s.new_articles} | {s.duplicate_articles} | {len(s.hits)} | {s.seconds} |",
+        "",
+    ]
+    if s.hits:
+        lines += (
+            ["## Hits per topic", ""]
+            + [f"- **{t}**: {n}" for t, n in sorted(s.hits_per_topic().items())]
+            + ["", "## New hits", "", "| topic | score | title |", "|---|---|---|"]
+        )
+        for h in s.hits[:50]:
+            title = (h.title or h.url).replace("|", "\\|")
+            lines.append(f"| {h.topic} | {h.score:g} | [{title}]({h.url}) |")
+        lines.append("")
+    if s.failed:
+        lines += ["## Failing feeds", "", "| feed | error |", "|---|---|"]
+        lines += [f"| {name} | {err.replace('|', '/')[:200]} |" for name, err in s.failed]
+        lines.append("")
+    return "\n".join(lines)
