@@ -1,0 +1,94 @@
+"""Shared fixtures: a real loopback site, a temporary warehouse, Prefect's test harness.
+
+Nothing of feedwatch's own is mocked: the site is the bundled demo site
+served over real HTTP on 127.0.0.1, plus a few broken routes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Before Prefect is imported anywhere: no telemetry, a throwaway home.
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="feedwatch-prefect-")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ["FEEDWATCH_ALLOW_PRIVATE_NETWORKS"] = "1"
+
+from flows.demo import ATOM_PATH, RSS_PATH, Route, SiteServer, demo_server
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+BROKEN_ROUTES = {
+    "/broken/500.xml": Route(500, "text/html", b"<h1>Internal Server Error</h1>"),
+    "/broken/garbage.xml": Route(
+        200, "application/rss+xml", bytes(range(256)) * 8 + b"\x00not a feed at all"
+    ),
+    "/broken/html.xml": Route(
+        200, "text/html", b"<html><body><p>Moved to our app!</p></body></html>"
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[SiteServer]:
+    with demo_server(BROKEN_ROUTES) as server:
+        yield server
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse" / "feedwatch.duckdb"
+
+
+@pytest.fixture
+def demo_feeds(tmp_path: Path, site: SiteServer) -> Path:
+    return write_feeds(
+        tmp_path / "feeds.yaml",
+        {"demo-latest": site.url(RSS_PATH), "demo-world": site.url(ATOM_PATH)},
+    )
+
+
+def write_feeds(path: Path, feeds: dict[str, str]) -> Path:
+    lines = ["feeds:"]
+    for name, url in feeds.items():
+        lines += [f"  - name: {name}", f"    url: {url}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def topics_file() -> Path:
+    return ROOT / "flows" / "defaults" / "topics.yaml"
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+def corpora() -> Path:
+    """The shared real-world corpora; skipped (with the reason) when not configured.
+
+    Under CI=true a missing corpus is a failure, not a skip.
+    """
+    value = os.environ.get("FEEDWATCH_CORPORA")
+    if not value:
+        if os.environ.get("CI") == "true":
+            pytest.fail("FEEDWATCH_CORPORA is not set, and CI=true forbids skipping corpus tests")
+        pytest.skip(
+            "FEEDWATCH_CORPORA is not set: the real-world corpus tests need ../shared/corpora"
+        )
+    path = Path(value)
+    if not path.is_dir():
+        pytest.fail(f"FEEDWATCH_CORPORA={value} is not a folder")
+    return path

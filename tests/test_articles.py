@@ -1,0 +1,111 @@
+"""extractors.articles: HTML → Article, on the demo pages and on real news pages."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from conftest import corpora
+
+from extractors.articles import detect_language, extract_article
+from extractors.models import EntryData
+from flows.demo import load_articles, render_site
+
+BASE = "http://127.0.0.1:1"
+
+
+def _page(slug: str) -> tuple[bytes, str]:
+    _, _, articles = load_articles()
+    a = next(a for a in articles if a.slug == slug)
+    return render_site(BASE)[a.path].body, BASE + a.path
+
+
+def test_demo_article_text_and_metadata() -> None:
+    html, url = _page("north-korean-troops-kursk")
+    a = extract_article(html, url=url)
+    assert a.text_source == "extracted"
+    assert "Thousands of North Korean soldiers" in a.text
+    # The clutter around the body stays out.
+    for clutter in ("Advertisement", "Sign up", "cookies", "Most read", "Related stories"):
+        assert clutter not in a.text
+    assert a.title == "North Korean troops arrive in Russia's Kursk region, Seoul says"
+    assert a.author == "Min-ji Park"
+    assert a.site_name == "The Peninsula Monitor"
+    assert a.language == "en"
+    assert a.published is not None and a.published.date().isoformat() == "2024-10-18"
+    # rel=canonical wins over the loopback URL the page was fetched from.
+    assert a.canonical_url == (
+        "https://www.peninsulamonitor.example/news/2024/10/18/north-korean-troops-kursk.html"
+    )
+    assert len(a.content_hash) == 32
+
+
+def test_feed_time_refines_the_page_date() -> None:
+    html, url = _page("north-korean-troops-kursk")
+    entry = EntryData("g", url, "t", datetime(2024, 10, 18, 9, 30, tzinfo=UTC), None, None, None)
+    assert extract_article(html, url=url, entry=entry).published == entry.published
+
+
+def test_video_page_falls_back_to_feed_summary() -> None:
+    html, url = _page("kim-putin-summit-vostochny-video")
+    summary = "Russian President Vladimir Putin and North Korean leader Kim Jong Un signed " * 4
+    entry = EntryData("g", url, "Video", None, None, summary, None)
+    a = extract_article(html, url=url, entry=entry)
+    assert a.text_source == "feed_summary"
+    assert a.text == summary
+
+
+def test_no_page_uses_feed_content_then_summary_then_nothing() -> None:
+    entry = EntryData("g", "http://x/a", "T", None, None, "short teaser", "the full text " * 20)
+    assert extract_article(None, url="http://x/a", entry=entry).text_source == "feed_content"
+    entry = EntryData("g", "http://x/a", "T", None, None, "short teaser", None)
+    assert extract_article(None, url="http://x/a", entry=entry).text_source == "feed_summary"
+    a = extract_article(None, url="http://x/a")
+    assert (a.text, a.text_source, a.content_hash) == ("", "none", "")
+
+
+def test_broken_markup_does_not_raise() -> None:
+    for html in (b"", b"\x00\xff\xfe", b"<html><body><p>unclosed", b"<" * 1000):
+        extract_article(html, url="http://x/a")
+
+
+def test_language_detection() -> None:
+    assert (
+        detect_language(
+            "북한군은 러시아 쿠르스크 지역에 파병되어 우크라이나군과 싸우고 있다고 국정원이 밝혔다."
+        )
+        == "ko"
+    )
+    assert (
+        detect_language(
+            "Северокорейские военные прибыли в Курскую область России, сообщает разведка."
+        )
+        == "ru"
+    )
+    assert detect_language("short", b'<html lang="de"><body>') == "de"
+
+
+def _tokens(text: str) -> Counter[str]:
+    return Counter(re.findall(r"\w+", text.lower()))
+
+
+@pytest.mark.corpora
+def test_extraction_quality_on_real_news_pages() -> None:
+    """Token F1 against the benchmark's ground truth, over 60 real pages."""
+    root = corpora() / "articles" / "scrapinghub-aeb"
+    truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
+    scores = []
+    for key in sorted(truth)[:60]:
+        html = gzip.decompress((root / "html" / f"{key}.html.gz").read_bytes())
+        a = extract_article(html, url=truth[key]["url"])
+        expected, got = _tokens(truth[key]["articleBody"]), _tokens(a.text)
+        overlap = sum((expected & got).values())
+        p = overlap / max(sum(got.values()), 1)
+        r = overlap / max(sum(expected.values()), 1)
+        scores.append(0.0 if p + r == 0 else 2 * p * r / (p + r))
+    mean = sum(scores) / len(scores)
+    assert mean >= 0.88, f"mean token F1 {mean:.3f}"

@@ -1,0 +1,105 @@
+"""extractors.http against a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from extractors.errors import PermanentFetchError, TransientFetchError
+from extractors.http import USER_AGENT, Fetcher, HttpSettings
+from flows.demo import RSS_PATH, Route, SiteServer
+
+
+@pytest.fixture(scope="module")
+def server() -> SiteServer:
+    routes = {
+        "/ok.xml": Route(200, "application/rss+xml", b"<rss version='2.0'><channel/></rss>"),
+        "/gone": Route(410, "text/plain", b"gone"),
+        "/missing": Route(404, "text/plain", b"no"),
+        "/busy": Route(503, "text/plain", b"busy", (("Retry-After", "120"),)),
+        "/hop1": Route(301, "text/plain", b"", (("Location", "/hop2"),)),
+        "/hop2": Route(302, "text/plain", b"", (("Location", "/ok.xml"),)),
+        "/loop": Route(302, "text/plain", b"", (("Location", "/loop"),)),
+        "/big": Route(200, "text/html", b"x" * 200_000),
+        "/bomb": Route(
+            200, "text/html", gzip.compress(b"a" * 2_000_000), (("Content-Encoding", "gzip"),)
+        ),
+    }
+    with SiteServer(routes) as s:
+        yield s
+
+
+def test_fetch_sends_user_agent_and_returns_body(server: SiteServer) -> None:
+    with Fetcher() as f:
+        r = f.fetch_feed(server.url("/ok.xml"))
+    assert r.status == 200
+    assert r.content.startswith(b"<rss")
+    assert server.requests[-1][1]["user-agent"] == USER_AGENT
+    assert "feedwatch" in USER_AGENT
+
+
+def test_redirects_are_followed_and_recorded(server: SiteServer) -> None:
+    with Fetcher() as f:
+        r = f.fetch_feed(server.url("/hop1"))
+    assert r.status == 200
+    assert r.final_url == server.url("/ok.xml")
+    assert r.redirects == (server.url("/hop1"), server.url("/hop2"))
+
+
+def test_redirect_loop_is_a_permanent_error(server: SiteServer) -> None:
+    with Fetcher() as f, pytest.raises(PermanentFetchError, match="more than 5 redirects"):
+        f.fetch_feed(server.url("/loop"))
+
+
+@pytest.mark.parametrize(
+    ("path", "error", "status"),
+    [
+        ("/busy", TransientFetchError, 503),
+        ("/missing", PermanentFetchError, 404),
+        ("/gone", PermanentFetchError, 410),
+    ],
+)
+def test_http_errors_are_classified(
+    server: SiteServer, path: str, error: type[Exception], status: int
+) -> None:
+    with Fetcher() as f, pytest.raises(error) as info:
+        f.fetch_page(server.url(path))
+    assert info.value.status == status  # type: ignore[attr-defined]
+    assert f"HTTP {status}" in str(info.value)
+
+
+def test_size_cap_counts_decoded_bytes(server: SiteServer) -> None:
+    with Fetcher(HttpSettings(max_page_bytes=100_000)) as f:
+        with pytest.raises(PermanentFetchError, match="larger than 100000 bytes"):
+            f.fetch_page(server.url("/big"))
+        # 2 MB of 'a' compresses to a few KB on the wire: the cap must still hold.
+        with pytest.raises(PermanentFetchError, match="larger than"):
+            f.fetch_page(server.url("/bomb"))
+
+
+def test_connection_refused_is_transient() -> None:
+    with Fetcher(HttpSettings(connect_timeout=2)) as f, pytest.raises(TransientFetchError):
+        f.fetch_feed("http://127.0.0.1:9/feed.xml")
+
+
+def test_conditional_get_gets_304(site: SiteServer) -> None:
+    with Fetcher() as f:
+        first = f.fetch_feed(site.url(RSS_PATH))
+        again = f.fetch_feed(site.url(RSS_PATH), etag=first.headers["etag"])
+    assert first.status == 200 and again.status == 304
+    assert again.not_modified and again.content == b""
+
+
+def test_private_addresses_refused_unless_allowed(
+    server: SiteServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FEEDWATCH_ALLOW_PRIVATE_NETWORKS")
+    requests_before = len(server.requests)
+    with Fetcher() as f:
+        for url in (server.url("/ok.xml"), "http://10.0.0.1/feed", "http://169.254.169.254/latest"):
+            with pytest.raises(PermanentFetchError, match="non-public address"):
+                f.fetch_feed(url)
+        with pytest.raises(PermanentFetchError, match="unsupported scheme"):
+            f.fetch_feed("file:///etc/passwd")
+    assert len(server.requests) == requests_before  # nothing reached the server

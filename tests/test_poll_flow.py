@@ -1,0 +1,153 @@
+"""The poll-feeds flow through real Prefect (test harness), a real loopback site and DuckDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import write_feeds
+
+from flows.demo import ATOM_PATH, RSS_PATH, SiteServer
+from flows.poll import RunSummary, poll_feeds
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+
+def _counts(db: Path) -> dict[str, int]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in ("feeds", "entries", "articles", "topic_matches", "feed_fetches", "runs")
+        }
+    finally:
+        con.close()
+
+
+def _poll(feeds: Path, topics: Path, db: Path) -> RunSummary:
+    return poll_feeds(feeds_path=str(feeds), topics_path=str(topics), db=str(db), poll_all=True)
+
+
+@pytest.fixture
+def mixed_feeds(tmp_path: Path, site: SiteServer) -> Path:
+    return write_feeds(
+        tmp_path / "feeds.yaml",
+        {
+            "demo-latest": site.url(RSS_PATH),
+            "broken-500": site.url("/broken/500.xml"),
+            "demo-world": site.url(ATOM_PATH),
+            "garbage": site.url("/broken/garbage.xml"),
+            "html-not-feed": site.url("/broken/html.xml"),
+            "refused": "http://127.0.0.1:9/feed.xml",
+        },
+    )
+
+
+def test_broken_feeds_are_recorded_and_the_others_load(
+    mixed_feeds: Path, topics_file: Path, db: Path
+) -> None:
+    summary = _poll(mixed_feeds, topics_file, db)
+    assert summary.feeds_polled == 6
+    failed = dict(summary.failed)
+    assert set(failed) == {"broken-500", "garbage", "html-not-feed", "refused"}
+    assert "HTTP 500" in failed["broken-500"]
+    assert "not a feed" in failed["garbage"]
+    assert summary.new_entries == 24 and summary.new_articles == 20
+
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute(
+        "SELECT feed_id, error_count, last_error IS NOT NULL, last_success_at IS NOT NULL,"
+        " next_due_at > last_polled_at FROM feeds ORDER BY feed_id"
+    ).fetchall()
+    fetches = con.execute(
+        "SELECT feed_id, ok, status, error FROM feed_fetches ORDER BY feed_id"
+    ).fetchall()
+    con.close()
+    assert [r[0] for r in rows] == sorted(failed | {"demo-latest": "", "demo-world": ""})
+    for feed_id, errors, has_error, has_success, scheduled in rows:
+        assert scheduled
+        assert (errors, has_error, has_success) == (
+            (1, True, False) if feed_id in failed else (0, False, True)
+        )
+    assert {f[0]: f[1] for f in fetches} == {
+        name: name not in failed for name in ["demo-latest", "demo-world", *failed]
+    }
+    assert dict((f[0], f[2]) for f in fetches)["broken-500"] == 500
+
+
+def test_polling_twice_adds_nothing(demo_feeds: Path, topics_file: Path, db: Path) -> None:
+    first = _poll(demo_feeds, topics_file, db)
+    after_first = _counts(db)
+    second = _poll(demo_feeds, topics_file, db)
+    after_second = _counts(db)
+    assert first.new_entries == 24 and first.new_articles == 20 and first.hits
+    assert (second.new_entries, second.new_articles, second.pages_fetched, len(second.hits)) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    for table in ("feeds", "entries", "articles", "topic_matches"):
+        assert after_second[table] == after_first[table], table
+    # Every attempt is on record, the second run's included.
+    assert after_second["feed_fetches"] == 4 and after_second["runs"] == 2
+
+
+def test_syndicated_story_is_stored_once(demo_feeds: Path, topics_file: Path, db: Path) -> None:
+    _poll(demo_feeds, topics_file, db)
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute(
+        """
+        SELECT e.feed_id, e.link, a.canonical_url
+        FROM entries e JOIN articles a USING (article_id)
+        WHERE a.canonical_url LIKE '%north-korean-troops-kursk%'
+        ORDER BY e.feed_id
+        """
+    ).fetchall()
+    stored = con.execute(
+        "SELECT count(*) FROM articles WHERE canonical_url LIKE '%north-korean-troops-kursk%'"
+    ).fetchall()[0][0]
+    con.close()
+    assert stored == 1
+    assert [r[0] for r in rows] == ["demo-latest", "demo-world"]
+    links = [r[1] for r in rows]
+    assert links[0] != links[1] and "utm_source=atom" in links[1]
+    assert rows[0][2] == (
+        "https://www.peninsulamonitor.example/news/2024/10/18/north-korean-troops-kursk.html"
+    )
+
+
+def test_text_sources_metadata_and_hits(demo_feeds: Path, topics_file: Path, db: Path) -> None:
+    summary = _poll(demo_feeds, topics_file, db)
+    con = duckdb.connect(str(db), read_only=True)
+    sources = dict(
+        con.execute("SELECT text_source, count(*) FROM articles GROUP BY ALL").fetchall()
+    )
+    meta = con.execute(
+        "SELECT count(*) FILTER (author IS NOT NULL), count(*) FILTER (published_at IS NOT NULL),"
+        " count(*) FILTER (language = 'en'), count(*) FILTER (site_name = 'The Peninsula Monitor'),"
+        " count(*) FROM articles"
+    ).fetchall()[0]
+    hits = con.execute(
+        "SELECT a.title, m.snippet, len(m.mentions) FROM topic_matches m JOIN articles a"
+        " USING (article_id) WHERE m.topic = 'dprk-russia' AND m.matched"
+    ).fetchall()
+    con.close()
+    assert sources == {"extracted": 19, "feed_summary": 1}
+    assert meta == (20, 20, 20, 20, 20)
+    assert len(hits) == 9
+    assert all(snippet and n > 0 for _, snippet, n in hits)
+    assert summary.hits_per_topic()["dprk-russia"] == 9
+
+
+def test_the_run_leaves_a_markdown_artifact(demo_feeds: Path, topics_file: Path, db: Path) -> None:
+    from prefect.artifacts import Artifact
+
+    summary = _poll(demo_feeds, topics_file, db)
+    artifact = Artifact.get(key="poll-summary")
+    assert artifact is not None
+    assert str(artifact.flow_run_id) == summary.flow_run_id
+    assert artifact.type == "markdown"
+    assert f"Poll run `{summary.run_id}`" in str(artifact.data)
+    assert "dprk-russia" in str(artifact.data)

@@ -1,0 +1,106 @@
+"""feeds.yaml and topics.yaml: loading, and errors that name file, line and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from extractors.errors import ConfigError, TopicSyntaxError
+from flows.settings import load_feeds, load_topics, parse_interval
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_shipped_feeds_and_topics_load() -> None:
+    feeds = load_feeds(ROOT / "feeds.yaml")
+    assert len(feeds) >= 10
+    assert len({f.name for f in feeds}) == len(feeds)
+    assert all(f.url.startswith("https://") for f in feeds)
+    topics = load_topics(ROOT / "topics.yaml")
+    assert "dprk-russia" in {t.topic.name for t in topics}
+
+
+def test_feed_defaults(tmp_path: Path) -> None:
+    f = tmp_path / "feeds.yaml"
+    f.write_text(
+        "feeds:\n  - url: https://www.example.com/world/rss.xml\n    interval: 2h\n    tags: [a, b]\n"
+    )
+    (feed,) = load_feeds(f)
+    assert feed.name == "example-com-world-rss-xml"
+    assert feed.interval_seconds == 7200 and feed.tags == ("a", "b")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("feeds:\n  - url: https://a.example/rss\n  - name: b\n", 3, "feed 2: 'url' is missing"),
+        ("feeds:\n  - url: ftp://a.example/rss\n", 2, "is not an http(s) URL"),
+        ("feeds:\n  - url: https://a.example/rss\n    interval: soon\n", 3, "is not an interval"),
+        ("feeds:\n  - url: https://a.example/rss\n    interval: 10s\n", 3, "under a minute"),
+        ("feeds:\n  - url: https://a.example/rss\n    colour: red\n", 3, "unknown key 'colour'"),
+        (
+            "feeds:\n  - url: https://a.example/1\n    name: x\n  - url: https://a.example/2\n    name: x\n",
+            4,
+            "name 'x' is already used by feed 1",
+        ),
+        ("feeds:\n  - url: https://a.example/rss\n  bad indent: [\n", 3, "not valid YAML"),
+        ("feeds: https://a.example/rss\n", 1, "must be a list"),
+        ("other: 1\n", 1, "no top-level 'feeds:' key"),
+    ],
+)
+def test_bad_feeds_yaml(tmp_path: Path, text: str, line: int, problem: str) -> None:
+    f = tmp_path / "feeds.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_feeds(f)
+    assert info.value.line == line
+    assert problem in str(info.value)
+    assert str(info.value).startswith(f"{f}:{line}: ")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_feeds(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("topics:\n  t:\n    query: a AND\n", 3, "topic 't': query ends where a term"),
+        ("topics:\n  t:\n    query: |\n      a OR b\n      AND (c\n", 5, "missing ')'"),
+        ("topics:\n  t:\n    description: x\n", 2, "'query' is missing"),
+        ("topics:\n  t:\n    query: a\n    min_score: -1\n", 4, "min_score must be a number"),
+        ("topics:\n  t:\n    query: a\n    weight: 2\n", 4, "unknown key 'weight'"),
+        ("topics: {}\n", 1, "no topics defined"),
+        ("topics:\n  - query: a\n", 2, "'name' is missing"),
+    ],
+)
+def test_bad_topics_yaml(tmp_path: Path, text: str, line: int, problem: str) -> None:
+    f = tmp_path / "topics.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_topics(f)
+    assert info.value.line == line, str(info.value)
+    assert problem in str(info.value)
+
+
+def test_topic_syntax_error_points_at_the_position(tmp_path: Path) -> None:
+    f = tmp_path / "topics.yaml"
+    f.write_text("topics:\n  t: '\"north korea\" NEAR russia'\n")
+    with pytest.raises(TopicSyntaxError) as info:
+        load_topics(f)
+    assert info.value.position == 14
+    assert "\n    " + " " * 14 + "^" in str(info.value)
+
+
+def test_topics_as_a_list(tmp_path: Path) -> None:
+    f = tmp_path / "topics.yaml"
+    f.write_text("topics:\n  - name: a\n    query: x\n  - name: b\n    query: y OR z\n")
+    assert [t.topic.name for t in load_topics(f)] == ["a", "b"]
+
+
+def test_parse_interval() -> None:
+    assert parse_interval("15m") == 900
+    assert parse_interval("1d") == 86400
+    assert parse_interval(120) == 120
