@@ -8,6 +8,7 @@ reach the same page.
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
@@ -23,6 +24,16 @@ __all__ = ["SiteServer", "demo_server"]
 _LAST_MODIFIED = formatdate(1_735_689_600, usegmt=True)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Clients that hang up mid-body (size caps, timeouts) are expected here.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class SiteServer:
     """Serve a route table on a free port of 127.0.0.1 in a background thread.
 
@@ -36,8 +47,7 @@ class SiteServer:
         host: str = "127.0.0.1",
     ):
         self.requests: list[tuple[str, dict[str, str]]] = []
-        self._httpd = ThreadingHTTPServer((host, 0), self._handler())
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer((host, 0), self._handler())
         self.base_url = f"http://{host}:{self._httpd.server_address[1]}"
         self.routes: dict[str, Route] = dict(routes(self.base_url) if callable(routes) else routes)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
