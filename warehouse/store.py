@@ -25,17 +25,6 @@ from warehouse.migrations import ensure_schema
 
 __all__ = ["Hit", "LoadResult", "Warehouse"]
 
-_TS = pa.timestamp("us", tz="UTC")
-_MENTION = pa.struct(
-    [
-        ("term", pa.string()),
-        ("field", pa.string()),
-        ("start_offset", pa.int32()),
-        ("end_offset", pa.int32()),
-        ("snippet", pa.string()),
-    ]
-)
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -63,6 +52,7 @@ class Warehouse:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
         self.con = con
         self.path = path
+        self._schemas: dict[str, pa.Schema] = {}
 
     @classmethod
     @contextmanager
@@ -285,7 +275,7 @@ class Warehouse:
                 by_hash[a.content_hash] = new_id
             fresh.append(r)
         if fresh:
-            self.con.register("batch_articles", _articles_table(fresh, ids, batch.run_id))
+            self._stage("batch_articles", "articles", _article_rows(fresh, ids, batch.run_id))
             self.con.execute("INSERT INTO articles BY NAME SELECT * FROM batch_articles")
         result.new_articles = len(fresh)
         return ids, {ids[r.article.canonical_url] for r in fresh}
@@ -313,7 +303,7 @@ class Warehouse:
             }
             for feed_id, e in batch.new_entries
         ]
-        self.con.register("batch_entries", pa.Table.from_pylist(rows, schema=_ENTRY_SCHEMA))
+        self._stage("batch_entries", "entries", rows)
         before = self._count("entries")
         self.con.execute(
             "INSERT INTO entries BY NAME SELECT * FROM batch_entries b"
@@ -366,7 +356,7 @@ class Warehouse:
                     )
         if not rows:
             return
-        self.con.register("batch_matches", pa.Table.from_pylist(rows, schema=_MATCH_SCHEMA))
+        self._stage("batch_matches", "topic_matches", rows)
         self.con.execute(
             "INSERT INTO topic_matches BY NAME SELECT * FROM batch_matches b"
             " WHERE NOT EXISTS (SELECT 1 FROM topic_matches t WHERE t.article_id = b.article_id"
@@ -391,66 +381,21 @@ class Warehouse:
             ],
         )
 
+    def _stage(self, name: str, table: str, rows: list[dict[str, Any]]) -> None:
+        """Register rows as an Arrow table typed like `table` (schema.sql stays the one source)."""
+        if table not in self._schemas:
+            self._schemas[table] = (
+                self.con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
+            )
+        self.con.register(name, pa.Table.from_pylist(rows, schema=self._schemas[table]))
+
     def _count(self, table: str) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
-_ENTRY_SCHEMA = pa.schema(
-    [
-        ("feed_id", pa.string()),
-        ("guid", pa.string()),
-        ("link", pa.string()),
-        ("title", pa.string()),
-        ("author", pa.string()),
-        ("published_at", _TS),
-        ("summary", pa.string()),
-        ("content", pa.string()),
-        ("article_id", pa.string()),
-        ("first_seen_at", _TS),
-        ("run_id", pa.string()),
-    ]
-)
-
-_MATCH_SCHEMA = pa.schema(
-    [
-        ("article_id", pa.string()),
-        ("topic", pa.string()),
-        ("topic_version", pa.string()),
-        ("score", pa.float64()),
-        ("matched", pa.bool_()),
-        ("terms", pa.list_(pa.string())),
-        ("snippet", pa.string()),
-        ("mentions", pa.list_(_MENTION)),
-        ("matched_at", _TS),
-    ]
-)
-
-_ARTICLE_SCHEMA = pa.schema(
-    [
-        ("article_id", pa.string()),
-        ("url", pa.string()),
-        ("final_url", pa.string()),
-        ("canonical_url", pa.string()),
-        ("content_hash", pa.string()),
-        ("cluster_id", pa.string()),
-        ("feed_id", pa.string()),
-        ("title", pa.string()),
-        ("author", pa.string()),
-        ("published_at", _TS),
-        ("language", pa.string()),
-        ("site_name", pa.string()),
-        ("text", pa.string()),
-        ("text_source", pa.string()),
-        ("text_chars", pa.int32()),
-        ("fetch_status", pa.int32()),
-        ("fetch_error", pa.string()),
-        ("fetched_at", _TS),
-        ("run_id", pa.string()),
-    ]
-)
-
-
-def _articles_table(records: list[ArticleRecord], ids: dict[str, str], run_id: str) -> pa.Table:
+def _article_rows(
+    records: list[ArticleRecord], ids: dict[str, str], run_id: str
+) -> list[dict[str, Any]]:
     rows = []
     for r in records:
         a = r.article
@@ -478,4 +423,4 @@ def _articles_table(records: list[ArticleRecord], ids: dict[str, str], run_id: s
                 "run_id": run_id,
             }
         )
-    return pa.Table.from_pylist(rows, schema=_ARTICLE_SCHEMA)
+    return rows
