@@ -1,26 +1,66 @@
-"""Scheduling decisions, as pure functions: which feeds are due, when to poll next."""
+"""Scheduling and feed-state decisions, as pure functions (no I/O).
+
+When is a feed due, when to poll it next (interval, server hints, backoff),
+when a redirect has moved it, when it is gone, when it has gone quiet: all
+decided here from data, so each rule is tested on its own.
+"""
 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
-from extractors.models import FeedSpec, FeedState
+from extractors.models import FeedPoll, FeedSpec, FeedState, FeedUpdate
 
-__all__ = ["is_due", "next_due"]
+__all__ = [
+    "MAX_BACKOFF",
+    "MAX_SERVER_HINT",
+    "REDIRECTS_TO_MOVE",
+    "cache_lifetime",
+    "is_due",
+    "is_stale",
+    "next_due",
+    "update_after_poll",
+]
 
-MAX_BACKOFF = timedelta(hours=6)
+MAX_BACKOFF = timedelta(hours=6)  # errors never push a feed further out than this
+MAX_SERVER_HINT = timedelta(hours=24)  # nor do max-age, Expires, <ttl> or Retry-After
+REDIRECTS_TO_MOVE = 3  # consecutive polls answered by the same permanent redirect
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 
 
 def is_due(
     spec: FeedSpec, state: FeedState | None, now: datetime, *, poll_all: bool = False
 ) -> bool:
-    """A feed is due when never polled or its next_due_at has passed; disabled feeds never are."""
+    """Never polled, or next_due_at has passed (or poll_all). Disabled feeds never are."""
     if state is None:
         return True
     if state.disabled_reason:
         return False
     return poll_all or state.next_due_at is None or state.next_due_at <= now
+
+
+def cache_lifetime(headers: Mapping[str, str], now: datetime) -> float | None:
+    """Seconds the server says the response stays fresh (Cache-Control max-age, else Expires)."""
+    cache_control = headers.get("cache-control", "")
+    if "no-cache" in cache_control.lower() or "no-store" in cache_control.lower():
+        return None
+    m = _MAX_AGE.search(cache_control)
+    if m:
+        return float(m.group(1))
+    expires = headers.get("expires")
+    if expires:
+        try:
+            when = parsedate_to_datetime(expires)
+        except (TypeError, ValueError):
+            return None  # "Expires: 0" and other junk mean "already stale"
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max((when - now).total_seconds(), 0.0)
+    return None
 
 
 def next_due(
@@ -29,15 +69,101 @@ def next_due(
     *,
     ok: bool,
     error_count: int,
+    retry_after: float | None = None,
+    server_hint: float | None = None,
     rng: random.Random | None = None,
 ) -> datetime:
-    """The next poll time: the interval after a success; exponential backoff after errors.
+    """The next poll time.
 
-    Jitter (±10 %) keeps feeds added together from being polled in lockstep.
-    Backoff doubles per consecutive error up to MAX_BACKOFF; it never gives up.
+    Success: the feed's interval, or longer when the server asks for it
+    (max-age, Expires, RSS <ttl>), capped at MAX_SERVER_HINT. Failure:
+    exponential backoff from the interval, capped at MAX_BACKOFF, and never
+    sooner than a Retry-After. Jitter (±10 %) keeps feeds from moving in
+    lockstep. Transient failures never make feedwatch give up on a feed.
     """
     rng = rng or random.Random()
     base = timedelta(seconds=interval_seconds)
-    if not ok and error_count > 0:
-        base = min(base * (2 ** min(error_count - 1, 16)), max(MAX_BACKOFF, base))
-    return now + base * rng.uniform(0.9, 1.1)
+    if ok:
+        if server_hint and server_hint > interval_seconds:
+            base = min(timedelta(seconds=server_hint), max(MAX_SERVER_HINT, base))
+        return now + base * rng.uniform(0.9, 1.1)
+    backoff = min(base * (1 << min(max(error_count - 1, 0), 16)), max(MAX_BACKOFF, base))
+    when = now + backoff * rng.uniform(0.9, 1.1)
+    if retry_after:
+        when = max(when, now + min(timedelta(seconds=retry_after), MAX_SERVER_HINT))
+    return when
+
+
+def update_after_poll(
+    prev: FeedState | None, poll: FeedPoll, *, rng: random.Random | None = None
+) -> FeedUpdate:
+    """The feed's new state after a poll: validators, errors, schedule, moves, gone."""
+    spec = poll.feed
+    url = prev.url if prev else poll.url
+    error_count = 0 if poll.ok else (prev.error_count if prev else 0) + 1
+    disabled = prev.disabled_reason if prev else None
+    if poll.status == 410:
+        disabled = f"gone: {poll.url} answered HTTP 410 on {poll.started_at:%Y-%m-%d %H:%M}Z"
+
+    # A permanent redirect moves the feed only when seen on several polls in a row:
+    # one misconfigured answer should not lose a feed. Temporary redirects never move it.
+    redirect_url, redirect_count = None, 0
+    if poll.ok and poll.permanent_redirect and poll.final_url and poll.final_url != url:
+        same = prev is not None and prev.redirect_url == poll.final_url
+        redirect_url = poll.final_url
+        redirect_count = (prev.redirect_count if same and prev else 0) + 1
+        if redirect_count >= REDIRECTS_TO_MOVE:
+            url, redirect_url, redirect_count = poll.final_url, None, 0
+
+    # Validators: a 200 replaces them (or clears them); a 304 may refresh them.
+    etag = prev.etag if prev else None
+    last_modified = prev.last_modified if prev else None
+    if poll.ok and poll.status == 200:
+        etag, last_modified = poll.etag, poll.last_modified
+    elif poll.ok:
+        etag = poll.etag or etag
+        last_modified = poll.last_modified or last_modified
+
+    return FeedUpdate(
+        feed_id=spec.name,
+        url=url,
+        polled_at=poll.started_at,
+        ok=poll.ok,
+        etag=etag,
+        last_modified=last_modified,
+        error_count=error_count,
+        last_error=None if poll.ok else poll.error,
+        next_due_at=next_due(
+            spec.interval_seconds,
+            poll.started_at,
+            ok=poll.ok,
+            error_count=error_count,
+            retry_after=poll.retry_after,
+            server_hint=poll.cache_seconds,
+            rng=rng,
+        ),
+        disabled_reason=disabled,
+        redirect_url=redirect_url,
+        redirect_count=redirect_count,
+        title=poll.title,
+        site_url=poll.site_url,
+    )
+
+
+def is_stale(
+    newest_entry: datetime | None,
+    usual_gap_seconds: float | None,
+    now: datetime,
+    *,
+    factor: float = 5.0,
+    floor: timedelta = timedelta(days=2),
+) -> bool:
+    """No new entry for much longer than the feed's usual gap between entries.
+
+    A feed needs a history (a usual gap) to be judged; quiet for `factor` ×
+    its usual gap, and at least `floor`, it is stale.
+    """
+    if newest_entry is None or usual_gap_seconds is None:
+        return False
+    quiet = now - newest_entry
+    return quiet > max(timedelta(seconds=usual_gap_seconds * factor), floor)

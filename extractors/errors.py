@@ -70,10 +70,18 @@ class FetchError(FeedwatchError):
 
     transient = False
 
-    def __init__(self, url: str, reason: str, *, status: int | None = None):
+    def __init__(
+        self,
+        url: str,
+        reason: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
         self.url = url
         self.reason = reason
         self.status = status
+        self.retry_after = retry_after  # seconds the server asked us to wait (429/503)
         super().__init__(f"{url}: {reason}")
 
 

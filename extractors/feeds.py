@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 import lxml.html
@@ -16,7 +17,7 @@ from lxml.etree import ParserError as LxmlParserError
 from extractors.errors import ParseError
 from extractors.models import EntryData, FeedData
 
-__all__ = ["html_to_text", "parse_feed"]
+__all__ = ["discover_feeds", "html_to_text", "parse_feed"]
 
 
 def parse_feed(content: bytes, headers: Mapping[str, str] | None = None, url: str = "") -> FeedData:
@@ -47,9 +48,19 @@ def parse_feed(content: bytes, headers: Mapping[str, str] | None = None, url: st
         link=feed.get("link"),
         version=parsed.get("version") or "unknown",
         entries=entries,
+        ttl_seconds=_ttl(feed.get("ttl")),
         bozo=bool(parsed.get("bozo")),
         bozo_reason=bozo_reason,
     )
+
+
+def _ttl(value: Any) -> int | None:
+    """RSS <ttl> is in minutes."""
+    try:
+        minutes = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return minutes * 60 if minutes > 0 else None
 
 
 def _bozo_reason(parsed: Any) -> str | None:
@@ -112,3 +123,17 @@ def html_to_text(fragment: str | None) -> str:
     for br in root.iter("br", "p", "div", "li"):
         br.tail = "\n" + (br.tail or "")
     return "\n".join(line.strip() for line in root.text_content().splitlines() if line.strip())
+
+
+def discover_feeds(html: bytes, page_url: str) -> list[str]:
+    """Feed URLs a page advertises (<link rel="alternate" type="application/rss+xml">, …).
+
+    trafilatura's feed finder does the looking; feedwatch does the fetching.
+    """
+    from trafilatura.feeds import FeedParameters, determine_feed
+
+    parts = urlsplit(page_url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    params = FeedParameters(base, parts.hostname or "", page_url)
+    text = html.decode("utf-8", errors="replace")
+    return [str(u) for u in determine_feed(text, params)]

@@ -11,9 +11,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -21,10 +25,18 @@ import httpx
 from extractors.errors import FetchError, PermanentFetchError, TransientFetchError
 from extractors.models import FetchResult
 
-__all__ = ["USER_AGENT", "Fetcher", "HttpSettings", "private_networks_allowed"]
+__all__ = [
+    "USER_AGENT",
+    "Fetcher",
+    "HostGate",
+    "HttpSettings",
+    "parse_retry_after",
+    "private_networks_allowed",
+]
 
 USER_AGENT = "feedwatch/0.1 (news feed monitor; +https://github.com/feedwatch/feedwatch)"
 _REDIRECTS = {301, 302, 303, 307, 308}
+_PERMANENT = {301, 308}
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
@@ -36,10 +48,43 @@ def private_networks_allowed() -> bool:
 class HttpSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
+    deadline: float = 60.0  # for a whole request, redirects and body included
     max_redirects: int = 5
     max_feed_bytes: int = 10 * 1024 * 1024
     max_page_bytes: int = 5 * 1024 * 1024
+    max_concurrency: int = 16  # requests in flight, all hosts together
+    per_host: int = 2  # requests in flight to one host
+    host_delay: float = 1.0  # seconds between the starts of two requests to one host
     user_agent: str = USER_AGENT
+
+
+class HostGate:
+    """Politeness, in-process: at most `per_host` requests to a host at once, and
+    at least `delay` seconds between the starts of two of them; at most `total`
+    requests in flight overall. (Prefect's global limits are too slow for this.)
+    """
+
+    def __init__(self, total: int, per_host: int, delay: float):
+        self._total = threading.BoundedSemaphore(total)
+        self._per_host = per_host
+        self._delay = delay
+        self._lock = threading.Lock()
+        self._hosts: dict[str, threading.BoundedSemaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        with self._lock:
+            gate = self._hosts.setdefault(host, threading.BoundedSemaphore(self._per_host))
+        with gate, self._total:
+            if self._delay > 0:
+                with self._lock:
+                    now = time.monotonic()
+                    start = max(now, self._next_start.get(host, 0.0))
+                    self._next_start[host] = start + self._delay
+                if start > now:
+                    time.sleep(start - now)
+            yield
 
 
 def check_address(url: str) -> None:
@@ -76,8 +121,11 @@ class Fetcher:
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             headers={"User-Agent": s.user_agent},
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            limits=httpx.Limits(
+                max_connections=s.max_concurrency, max_keepalive_connections=s.max_concurrency
+            ),
         )
+        self._gate = HostGate(s.max_concurrency, s.per_host, s.host_delay)
 
     def __enter__(self) -> Fetcher:
         return self
@@ -107,17 +155,23 @@ class Fetcher:
     def get(self, url: str, *, headers: Mapping[str, str], max_bytes: int) -> FetchResult:
         """GET a URL, following redirects by hand. Raises a FetchError subclass on failure."""
         started = time.monotonic()
+        deadline = started + self.settings.deadline
         current = url
         hops: list[str] = []
+        permanent = True
         while True:
             check_address(current)
-            status, response_headers, body = self._get_once(current, headers, max_bytes)
+            with self._gate.slot(urlsplit(current).netloc.lower()):
+                status, response_headers, body = self._get_once(
+                    current, headers, max_bytes, deadline
+                )
             if status in _REDIRECTS and "location" in response_headers:
                 if len(hops) >= self.settings.max_redirects:
                     raise PermanentFetchError(
                         url, f"more than {self.settings.max_redirects} redirects", status=status
                     )
                 hops.append(current)
+                permanent = permanent and status in _PERMANENT
                 current = urljoin(current, response_headers["location"])
                 continue
             break
@@ -131,16 +185,19 @@ class Fetcher:
                 content=body,
                 elapsed_seconds=elapsed,
                 redirects=tuple(hops),
+                permanent_redirect=bool(hops) and permanent,
             )
-        error = (
-            TransientFetchError
-            if status in _TRANSIENT_STATUS or status >= 500
-            else PermanentFetchError
+        transient = status in _TRANSIENT_STATUS or status >= 500
+        error = TransientFetchError if transient else PermanentFetchError
+        raise error(
+            url,
+            f"HTTP {status}",
+            status=status,
+            retry_after=parse_retry_after(response_headers.get("retry-after")),
         )
-        raise error(url, f"HTTP {status}", status=status)
 
     def _get_once(
-        self, url: str, headers: Mapping[str, str], max_bytes: int
+        self, url: str, headers: Mapping[str, str], max_bytes: int, deadline: float
     ) -> tuple[int, dict[str, str], bytes]:
         try:
             with self._client.stream("GET", url, headers=dict(headers)) as response:
@@ -156,6 +213,12 @@ class Fetcher:
                         raise PermanentFetchError(
                             url, f"body larger than {max_bytes} bytes", status=response.status_code
                         )
+                    if time.monotonic() > deadline:
+                        raise TransientFetchError(
+                            url,
+                            f"not finished within the {self.settings.deadline:g} s deadline",
+                            status=response.status_code,
+                        )
                     chunks.append(chunk)
                 return response.status_code, response_headers, b"".join(chunks)
         except FetchError:
@@ -164,3 +227,19 @@ class Fetcher:
             raise TransientFetchError(url, f"timed out ({type(e).__name__})") from e
         except httpx.HTTPError as e:
             raise TransientFetchError(url, f"{type(e).__name__}: {e}") from e
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds from now: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)

@@ -17,6 +17,8 @@ class FeedSpec:
     url: str
     interval_seconds: int = 15 * 60
     tags: tuple[str, ...] = ()
+    # Fetch each entry's page and extract it; off: keep the feed's own text only.
+    fetch_pages: bool = True
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class FetchResult:
     content: bytes
     elapsed_seconds: float
     redirects: tuple[str, ...] = ()
+    # True when every redirect hop was permanent (301/308): the resource has moved.
+    permanent_redirect: bool = False
 
     @property
     def not_modified(self) -> bool:
@@ -57,6 +61,7 @@ class FeedData:
     link: str | None
     version: str
     entries: tuple[EntryData, ...]
+    ttl_seconds: int | None = None  # RSS <ttl>: how long the publisher says to cache the feed
     # feedparser's "bozo" flag: the document was not well-formed but was still read.
     bozo: bool = False
     bozo_reason: str | None = None
@@ -119,12 +124,35 @@ class FeedState:
     """What the warehouse remembers about a feed between polls."""
 
     feed_id: str
-    url: str
+    url: str  # where the feed is fetched now (moves after repeated permanent redirects)
+    config_url: str | None = None  # the URL it was configured with
     etag: str | None = None
     last_modified: str | None = None
     next_due_at: datetime | None = None
     error_count: int = 0
     disabled_reason: str | None = None
+    redirect_url: str | None = None  # where consecutive permanent redirects pointed
+    redirect_count: int = 0
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    """The new state of a feed after a poll: what the warehouse writes."""
+
+    feed_id: str
+    url: str
+    polled_at: datetime
+    ok: bool
+    etag: str | None
+    last_modified: str | None
+    error_count: int
+    last_error: str | None
+    next_due_at: datetime
+    disabled_reason: str | None
+    redirect_url: str | None
+    redirect_count: int
+    title: str | None
+    site_url: str | None
 
 
 @dataclass(frozen=True)
@@ -138,8 +166,12 @@ class FeedPoll:
     status: int | None = None
     error: str | None = None
     transient: bool = True  # for failures: worth trying again soon
+    retry_after: float | None = None  # seconds, from a 429/503 Retry-After header
     bytes: int = 0
     duration_ms: float = 0.0
+    final_url: str | None = None  # after redirects
+    permanent_redirect: bool = False
+    cache_seconds: float | None = None  # how long the server says the feed stays fresh
     etag: str | None = None
     last_modified: str | None = None
     title: str | None = None

@@ -1,8 +1,9 @@
 """The poll-feeds flow: due feeds → fetch → parse → new entries → pages → extract → detect → load.
 
 Thin glue: every decision lives in extractors (pure) or warehouse (the
-writer). Tasks work on a feed, a host's pages or a whole batch, never on a
-single article, so Prefect's cost per task stays a small share of the run.
+writer). Tasks work on a group of feeds, a host's pages or a whole batch,
+never on a single article, so Prefect's cost per task stays a small share
+of the run however many feeds there are.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +27,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from extractors.articles import extract_article
-from extractors.decide import is_due
+from extractors.decide import cache_lifetime, is_due
 from extractors.dedup import canonical_url
 from extractors.errors import FeedwatchError, FetchError
 from extractors.feeds import parse_feed
@@ -40,12 +42,14 @@ from extractors.models import (
     PollBatch,
 )
 from extractors.topics import CompiledTopic, Document, match_document
-from flows.settings import load_feeds, load_topics
+from flows.settings import load_feeds_config, load_topics
+from warehouse.queries import FeedHealth
 from warehouse.store import Hit, LoadResult, Warehouse
 
 __all__ = ["RunSummary", "poll_feeds"]
 
-FETCH_WORKERS = 8
+TASK_WORKERS = 8  # Prefect task threads; requests in flight are capped by the Fetcher
+STORED_SOURCES = ("cli", "opml")  # feeds added outside feeds.yaml, polled alongside it
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
@@ -72,6 +76,7 @@ class RunSummary:
     new_articles: int = 0
     duplicate_articles: int = 0
     hits: list[Hit] = field(default_factory=list)
+    unhealthy: list[FeedHealth] = field(default_factory=list)
     seconds: float = 0.0
 
     def hits_per_topic(self) -> dict[str, int]:
@@ -81,38 +86,47 @@ class RunSummary:
         return dict(counts)
 
 
-@task(name="poll-feed", task_run_name="poll {spec.name}", cache_policy=NO_CACHE)
 def poll_feed(spec: FeedSpec, state: FeedState | None, fetcher: Fetcher) -> FeedPoll:
     """Fetch and parse one feed. Never raises: a failure is recorded in the result."""
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    etag = state.etag if state else None
-    last_modified = state.last_modified if state else None
+    # The stored URL follows permanent moves of the configured one.
+    url = state.url if state and state.config_url == spec.url else spec.url
+    same = state is not None and state.url == url
     try:
-        response = fetcher.fetch_feed(spec.url, etag=etag, last_modified=last_modified)
+        response = fetcher.fetch_feed(
+            url,
+            etag=state.etag if same and state else None,
+            last_modified=state.last_modified if same and state else None,
+        )
         fetched = FeedPoll(
             feed=spec,
             started_at=started,
-            url=spec.url,
+            url=url,
             ok=True,
             status=response.status,
             bytes=len(response.content),
+            final_url=response.final_url,
+            permanent_redirect=response.permanent_redirect,
+            cache_seconds=cache_lifetime(response.headers, started),
             etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
         )
-        if response.not_modified:
+        if response.not_modified:  # nothing changed: no parsing at all
             return replace(fetched, duration_ms=_ms(t0))
         feed = parse_feed(response.content, response.headers, response.final_url)
+        hints = [h for h in (fetched.cache_seconds, feed.ttl_seconds) if h]
         return replace(
             fetched,
             duration_ms=_ms(t0),
+            cache_seconds=max(hints) if hints else None,
             title=feed.title,
             site_url=feed.link,
             warning=f"not well-formed, read anyway: {feed.bozo_reason}" if feed.bozo else None,
             entries=feed.entries,
         )
     except Exception as e:  # one broken feed must never stop the others
-        status, transient, message = _describe_failure(e)
+        status, transient, retry_after, message = _describe_failure(e)
         if isinstance(e, FeedwatchError):
             _logger().warning("feed %s failed: %s", spec.name, message)
         else:
@@ -120,26 +134,36 @@ def poll_feed(spec: FeedSpec, state: FeedState | None, fetcher: Fetcher) -> Feed
         return FeedPoll(
             feed=spec,
             started_at=started,
-            url=spec.url,
+            url=url,
             ok=False,
             status=status,
             error=message,
             transient=transient,
+            retry_after=retry_after,
             duration_ms=_ms(t0),
         )
 
 
-def _describe_failure(e: Exception) -> tuple[int | None, bool, str]:
-    """(HTTP status, worth retrying soon, message) for a failed poll."""
+def _describe_failure(e: Exception) -> tuple[int | None, bool, float | None, str]:
+    """(HTTP status, worth retrying soon, Retry-After, message) for a failed poll."""
     if isinstance(e, FetchError):
-        return e.status, e.transient, str(e)
+        return e.status, e.transient, e.retry_after, str(e)
     if isinstance(e, FeedwatchError):  # fetched fine, but not a feed
-        return 200, False, str(e)
-    return None, True, f"internal error: {type(e).__name__}: {e}"
+        return 200, False, None, str(e)
+    return None, True, None, f"internal error: {type(e).__name__}: {e}"
 
 
 def _ms(t0: float) -> float:
     return round((time.monotonic() - t0) * 1000, 1)
+
+
+@task(name="poll-feed-group", task_run_name="poll {label}", cache_policy=NO_CACHE)
+def poll_group(
+    label: str, feeds: list[tuple[FeedSpec, FeedState | None]], fetcher: Fetcher
+) -> list[FeedPoll]:
+    """Poll a group of feeds concurrently (the Fetcher keeps each host's limits)."""
+    with ThreadPoolExecutor(max_workers=max(1, min(len(feeds), 4))) as pool:
+        return list(pool.map(lambda f: poll_feed(f[0], f[1], fetcher), feeds))
 
 
 @task(name="fetch-pages", task_run_name="fetch pages from {host}", cache_policy=NO_CACHE)
@@ -182,25 +206,20 @@ def extract_and_detect(pages: list[PageFetch], topics: list[CompiledTopic]) -> l
 
 
 @task(name="load-batch", cache_policy=NO_CACHE)
-def load_batch(db: str, batch: PollBatch) -> LoadResult:
+def load_batch(db: str, batch: PollBatch) -> tuple[LoadResult, list[FeedHealth]]:
     with Warehouse.open(db) as wh:
-        return wh.load(batch)
-
-
-# Fetching is I/O: threads overlap the waiting. Bounded (Prefect's default is not).
-_TASK_RUNNER: TaskRunner[Any] = ThreadPoolTaskRunner(max_workers=FETCH_WORKERS)
+        return wh.load(batch), wh.feed_health()
 
 
 def _run_name() -> str:
     return f"poll {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
 
 
-@flow(
-    name="poll-feeds",
-    flow_run_name=_run_name,
-    task_runner=_TASK_RUNNER,
-    log_prints=False,
-)
+# Fetching is I/O: threads overlap the waiting. Bounded (Prefect's default is not).
+_TASK_RUNNER: TaskRunner[Any] = ThreadPoolTaskRunner(max_workers=TASK_WORKERS)
+
+
+@flow(name="poll-feeds", flow_run_name=_run_name, task_runner=_TASK_RUNNER)
 def poll_feeds(
     feeds_path: str = "feeds.yaml",
     topics_path: str = "topics.yaml",
@@ -208,36 +227,45 @@ def poll_feeds(
     poll_all: bool = False,
     feed_source: str = "config",
 ) -> RunSummary:
-    """Poll every due feed once (all feeds with poll_all) and load what is new."""
+    """Poll every due feed once (all enabled feeds with poll_all) and load what is new."""
     started = datetime.now(UTC)
     t0 = time.monotonic()
     log = _logger()
-    specs = load_feeds(feeds_path)
+    config = load_feeds_config(feeds_path)
     topics = load_topics(topics_path)
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], flow_run_id=flow_run.get_id())
 
     with Warehouse.open(db) as wh:
         states = wh.feed_states()
+        configured = {s.name for s in config.feeds}
+        # feeds.yaml wins over a stored feed of the same name.
+        extra = [s for s, _ in wh.stored_feeds(STORED_SOURCES) if s.name not in configured]
+    specs = config.feeds + extra
     due = [s for s in specs if is_due(s, states.get(s.name), started, poll_all=poll_all)]
     summary.feeds_due, summary.feeds_skipped = len(due), len(specs) - len(due)
     log.info("%d of %d feeds due", len(due), len(specs))
 
-    with Fetcher() as fetcher:
-        futures = [poll_feed.submit(s, states.get(s.name), fetcher) for s in due]
-        polls = [f.result() for f in futures]
+    with Fetcher(config.http) as fetcher:
+        groups = _groups([(s, states.get(s.name)) for s in due], TASK_WORKERS)
+        futures = [poll_group.submit(_label(g), g, fetcher) for g in groups]
+        polls = [p for f in futures for p in f.result()]
         with Warehouse.open(db) as wh:
             new_entries = wh.unknown_entries([p for p in polls if p.ok])
-            to_fetch, linked = _plan_pages(wh, new_entries)
+            fetch_feeds = {s.name for s in due if s.fetch_pages}
+            to_fetch, to_keep, linked = _plan_pages(wh, new_entries, fetch_feeds)
         page_futures = [
             fetch_pages.submit(host, items, fetcher) for host, items in _by_host(to_fetch).items()
         ]
         pages = [p for f in page_futures for p in f.result()]
 
+    # Entries of feeds that do not fetch pages go on with the feed's own text.
+    now = datetime.now(UTC)
+    pages += [PageFetch(url, entries, now) for url, entries in to_keep.items()]
     records = extract_and_detect(pages, topics) if pages else []
     batch = PollBatch(
         run_id=summary.run_id,
         started_at=started,
-        feeds=tuple(specs),
+        feeds=tuple(config.feeds),
         feed_source=feed_source,
         polls=tuple(polls),
         new_entries=tuple(new_entries),
@@ -245,17 +273,18 @@ def poll_feeds(
         linked=tuple(linked),
         flow_run_id=summary.flow_run_id,
     )
-    result = load_batch(db, batch)
+    result, health = load_batch(db, batch)
 
     summary.feeds_polled = len(polls)
     summary.not_modified = sum(p.status == 304 for p in polls)
     summary.failed = [(p.feed.name, p.error or "") for p in polls if not p.ok]
     summary.entries_seen = sum(len(p.entries) for p in polls)
     summary.new_entries = result.new_entries
-    summary.pages_fetched = len(pages)
+    summary.pages_fetched = len(pages) - len(to_keep)
     summary.new_articles = result.new_articles
     summary.duplicate_articles = result.duplicate_articles
     summary.hits = result.hits
+    summary.unhealthy = [h for h in health if h.status in {"failing", "stale", "disabled"}]
     summary.seconds = round(time.monotonic() - t0, 2)
     create_markdown_artifact(
         key="poll-summary", markdown=summary_markdown(summary), description="What this poll did"
@@ -272,13 +301,33 @@ def poll_feeds(
     return summary
 
 
+def _groups(
+    feeds: list[tuple[FeedSpec, FeedState | None]], n: int
+) -> list[list[tuple[FeedSpec, FeedState | None]]]:
+    """Split feeds into at most n groups, one Prefect task each."""
+    groups: list[list[tuple[FeedSpec, FeedState | None]]] = [[] for _ in range(min(n, len(feeds)))]
+    for i, f in enumerate(feeds):
+        groups[i % len(groups)].append(f)
+    return groups
+
+
+def _label(group: list[tuple[FeedSpec, FeedState | None]]) -> str:
+    names = [s.name for s, _ in group]
+    return names[0] if len(names) == 1 else f"{names[0]} +{len(names) - 1} more"
+
+
+Pages = dict[str, tuple[tuple[str, EntryData], ...]]
+
+
 def _plan_pages(
-    wh: Warehouse, new_entries: Sequence[tuple[str, EntryData]]
-) -> tuple[dict[str, tuple[tuple[str, EntryData], ...]], list[tuple[str, str, str]]]:
+    wh: Warehouse, new_entries: Sequence[tuple[str, EntryData]], fetch_feeds: set[str]
+) -> tuple[Pages, Pages, list[tuple[str, str, str]]]:
     """Group new entries by the page they lead to; skip pages stored already.
 
-    Returns url → the entries leading there (fetched once, however many feeds
-    carry it), and (feed, guid, article_id) links for pages already stored.
+    Returns the pages to fetch (url → the entries leading there: fetched once,
+    however many feeds carry it), the pages to keep without fetching (their
+    feeds do not fetch pages), and (feed, guid, article_id) links for pages
+    already stored.
     """
     groups: dict[str, list[tuple[str, EntryData]]] = defaultdict(list)
     first_url: dict[str, str] = {}
@@ -295,17 +344,25 @@ def _plan_pages(
         if key in stored
         for feed_id, entry in items
     ]
-    to_fetch = {first_url[k]: tuple(v) for k, v in groups.items() if k not in stored}
-    return to_fetch, linked
+    to_fetch: Pages = {}
+    to_keep: Pages = {}
+    for key, items in groups.items():
+        if key in stored:
+            continue
+        wanted = any(feed_id in fetch_feeds for feed_id, _ in items)
+        (to_fetch if wanted else to_keep)[first_url[key]] = tuple(items)
+    return to_fetch, to_keep, linked
 
 
-def _by_host(
-    pages: dict[str, tuple[tuple[str, EntryData], ...]],
-) -> dict[str, list[tuple[str, tuple[tuple[str, EntryData], ...]]]]:
+def _by_host(pages: Pages) -> dict[str, list[tuple[str, tuple[tuple[str, EntryData], ...]]]]:
     hosts: dict[str, list[tuple[str, tuple[tuple[str, EntryData], ...]]]] = defaultdict(list)
     for url, entries in pages.items():
         hosts[urlsplit(url).netloc.lower()].append((url, entries))
     return dict(hosts)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def summary_markdown(s: RunSummary) -> str:
@@ -319,17 +376,18 @@ def summary_markdown(s: RunSummary) -> str:
         "",
     ]
     if s.hits:
-        lines += (
-            ["## Hits per topic", ""]
-            + [f"- **{t}**: {n}" for t, n in sorted(s.hits_per_topic().items())]
-            + ["", "## New hits", "", "| topic | score | title |", "|---|---|---|"]
-        )
+        lines += ["## Hits per topic", ""]
+        lines += [f"- **{t}**: {n}" for t, n in sorted(s.hits_per_topic().items())]
+        lines += ["", "## New hits", "", "| topic | score | title |", "|---|---|---|"]
         for h in s.hits[:50]:
-            title = (h.title or h.url).replace("|", "\\|")
-            lines.append(f"| {h.topic} | {h.score:g} | [{title}]({h.url}) |")
+            lines.append(f"| {h.topic} | {h.score:g} | [{_cell(h.title or h.url)}]({h.url}) |")
         lines.append("")
     if s.failed:
-        lines += ["## Failing feeds", "", "| feed | error |", "|---|---|"]
-        lines += [f"| {name} | {err.replace('|', '/')[:200]} |" for name, err in s.failed]
+        lines += ["## Failed in this run", "", "| feed | error |", "|---|---|"]
+        lines += [f"| {name} | {_cell(err)[:200]} |" for name, err in s.failed]
+        lines.append("")
+    if s.unhealthy:
+        lines += ["## Feeds needing attention", "", "| feed | status | problem |", "|---|---|---|"]
+        lines += [f"| {h.feed_id} | {h.status} | {_cell(h.problem)[:200]} |" for h in s.unhealthy]
         lines.append("")
     return "\n".join(lines)

@@ -17,16 +17,60 @@ from urllib.parse import urlsplit
 import yaml
 
 from extractors.errors import ConfigError, TopicSyntaxError
+from extractors.http import HttpSettings
 from extractors.models import FeedSpec, Topic
 from extractors.topics import CompiledTopic, compile_topic
 
-__all__ = ["load_feeds", "load_topics", "parse_interval", "slugify", "topic_version"]
+__all__ = [
+    "FeedsConfig",
+    "load_feeds",
+    "load_feeds_config",
+    "load_topics",
+    "parse_duration",
+    "parse_interval",
+    "parse_size",
+    "slugify",
+    "topic_version",
+]
 
 DEFAULT_INTERVAL = 15 * 60
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_FEED_KEYS = {"url", "name", "interval", "tags"}
+_FEED_KEYS = {"url", "name", "interval", "tags", "fetch_pages"}
+_TOP_KEYS = {"feeds", "fetch"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$", re.IGNORECASE)
+# fetch: key → (HttpSettings field, kind)
+_FETCH_KEYS = {
+    "connect_timeout": ("connect_timeout", "duration"),
+    "read_timeout": ("read_timeout", "duration"),
+    "deadline": ("deadline", "duration"),
+    "host_delay": ("host_delay", "duration"),
+    "max_feed_size": ("max_feed_bytes", "size"),
+    "max_page_size": ("max_page_bytes", "size"),
+    "concurrency": ("max_concurrency", "count"),
+    "per_host": ("per_host", "count"),
+    "max_redirects": ("max_redirects", "count"),
+}
 _TOPIC_KEYS = {"name", "query", "description", "min_score"}
+
+
+def parse_duration(value: str | float) -> float:
+    """'20s' → 20.0, '500ms' → 0.5, '2m' → 120.0. Plain numbers are seconds."""
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"{value!r} is not a duration such as 500ms, 20s or 2m")
+    factor = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+    return float(m.group(1)) * factor
+
+
+def parse_size(value: str | int) -> int:
+    """'10MB' → 10485760. Plain numbers are bytes."""
+    m = _SIZE.match(str(value))
+    if not m:
+        raise ValueError(f"{value!r} is not a size such as 500KB or 10MB")
+    unit = (m.group(2) or "b").lower()
+    return int(float(m.group(1)) * {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}[unit])
 
 
 def parse_interval(value: str | int) -> int:
@@ -55,6 +99,8 @@ def _name_from_url(url: str) -> str:
 class _Yaml:
     """A YAML file as a node tree, so values keep their line numbers."""
 
+    root: yaml.Node
+
     def __init__(self, path: Path):
         self.path = str(path)
         try:
@@ -64,13 +110,16 @@ class _Yaml:
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"cannot read: {e}", path=self.path) from e
         try:
-            self.root = yaml.compose(text)
+            root = yaml.compose(text)
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark else None
             raise ConfigError(
                 f"not valid YAML: {e.problem or e.context}", path=self.path, line=line
             ) from e
+        if root is None:
+            raise ConfigError("the file is empty", path=self.path, line=1)
+        self.root = root
 
     def error(self, node: yaml.Node | None, problem: str) -> ConfigError:
         line = node.start_mark.line + 1 if node is not None else None
@@ -101,9 +150,27 @@ class _Yaml:
         return yaml.safe_load(yaml.serialize(node))
 
 
+@dataclass(frozen=True)
+class FeedsConfig:
+    feeds: list[FeedSpec]
+    http: HttpSettings
+
+
 def load_feeds(path: str | Path) -> list[FeedSpec]:
-    """Read feeds.yaml: a top-level `feeds:` list of {url, name?, interval?, tags?}."""
+    """The feeds of feeds.yaml."""
+    return load_feeds_config(path).feeds
+
+
+def load_feeds_config(path: str | Path) -> FeedsConfig:
+    """Read feeds.yaml: a `feeds:` list of {url, name?, interval?, tags?, fetch_pages?}
+    and an optional `fetch:` mapping of limits (timeouts, sizes, politeness)."""
     doc = _Yaml(Path(path))
+    if isinstance(doc.root, yaml.MappingNode):
+        for k, _ in doc.root.value:
+            if k.value not in _TOP_KEYS:
+                raise doc.error(
+                    k, f"unknown top-level key {k.value!r} (expected {sorted(_TOP_KEYS)})"
+                )
     items = doc.top("feeds")
     if not isinstance(items, yaml.SequenceNode):
         raise doc.error(
@@ -146,8 +213,44 @@ def load_feeds(path: str | Path) -> list[FeedSpec]:
             if not isinstance(node, yaml.SequenceNode):
                 raise doc.error(node, f"{what}: tags must be a list, as in [korea, russia]")
             tags = tuple(str(doc.scalar(t, f"{what}: tag")) for t in node.value)
-        feeds.append(FeedSpec(name=name, url=url, interval_seconds=interval, tags=tags))
-    return feeds
+        fetch_pages = True
+        if "fetch_pages" in fields:
+            node = fields["fetch_pages"][1]
+            fetch_pages = doc.scalar(node, f"{what}: fetch_pages")
+            if not isinstance(fetch_pages, bool):
+                raise doc.error(node, f"{what}: fetch_pages must be true or false")
+        feeds.append(
+            FeedSpec(
+                name=name, url=url, interval_seconds=interval, tags=tags, fetch_pages=fetch_pages
+            )
+        )
+    return FeedsConfig(feeds=feeds, http=_fetch_settings(doc))
+
+
+def _fetch_settings(doc: _Yaml) -> HttpSettings:
+    node = next((v for k, v in doc.root.value if k.value == "fetch"), None)
+    if node is None:
+        return HttpSettings()
+    values: dict[str, Any] = {}
+    for key, (knode, vnode) in doc.mapping(node, "fetch").items():
+        if key not in _FETCH_KEYS:
+            raise doc.error(
+                knode, f"fetch: unknown key {key!r} (expected one of {sorted(_FETCH_KEYS)})"
+            )
+        target, kind = _FETCH_KEYS[key]
+        raw = doc.scalar(vnode, f"fetch: {key}")
+        try:
+            if kind == "duration":
+                values[target] = parse_duration(raw)
+            elif kind == "size":
+                values[target] = parse_size(raw)
+            else:
+                if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+                    raise ValueError(f"{raw!r} is not a whole number of at least 1")
+                values[target] = raw
+        except ValueError as e:
+            raise doc.error(vnode, f"fetch: {key}: {e}") from e
+    return HttpSettings(**values)
 
 
 def topic_version(query: str, min_score: float) -> str:
@@ -222,10 +325,3 @@ def load_topics(path: str | Path) -> list[CompiledTopic]:
             e.path, e.line = doc.path, line
             raise
     return topics
-
-
-@dataclass(frozen=True)
-class Paths:
-    feeds: Path = Path("feeds.yaml")
-    topics: Path = Path("topics.yaml")
-    db: Path = Path("data/feedwatch.duckdb")

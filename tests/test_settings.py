@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from extractors.errors import ConfigError, TopicSyntaxError
-from flows.settings import load_feeds, load_topics, parse_interval
+from flows.settings import load_feeds, load_feeds_config, load_topics, parse_interval
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +46,13 @@ def test_feed_defaults(tmp_path: Path) -> None:
         ),
         ("feeds:\n  - url: https://a.example/rss\n  bad indent: [\n", 3, "not valid YAML"),
         ("feeds: https://a.example/rss\n", 1, "must be a list"),
-        ("other: 1\n", 1, "no top-level 'feeds:' key"),
+        ("fetch:\n  per_host: 1\n", 1, "no top-level 'feeds:' key"),
+        ("feeds: []\nother: 1\n", 2, "unknown top-level key 'other'"),
+        ("feeds: []\nfetch:\n  host_delay: soon\n", 3, "fetch: host_delay: 'soon' is not a duration"),
+        ("feeds: []\nfetch:\n  per_host: 0\n", 3, "fetch: per_host: 0 is not a whole number"),
+        ("feeds: []\nfetch:\n  speed: 3\n", 3, "fetch: unknown key 'speed'"),
+        ("feeds:\n  - url: https://a.example/rss\n    fetch_pages: maybe\n", 3, "fetch_pages must be true or false"),
+        ("", 1, "the file is empty"),
     ],
 )
 def test_bad_feeds_yaml(tmp_path: Path, text: str, line: int, problem: str) -> None:
@@ -98,6 +104,20 @@ def test_topics_as_a_list(tmp_path: Path) -> None:
     f = tmp_path / "topics.yaml"
     f.write_text("topics:\n  - name: a\n    query: x\n  - name: b\n    query: y OR z\n")
     assert [t.topic.name for t in load_topics(f)] == ["a", "b"]
+
+
+def test_fetch_settings(tmp_path: Path) -> None:
+    f = tmp_path / "feeds.yaml"
+    f.write_text(
+        "fetch:\n  host_delay: 250ms\n  max_page_size: 2MB\n  per_host: 3\n  deadline: 1m\n"
+        "feeds:\n  - url: https://a.example/rss\n    fetch_pages: false\n"
+    )
+    config = load_feeds_config(f)
+    assert config.http.host_delay == 0.25
+    assert config.http.max_page_bytes == 2 * 1024 * 1024
+    assert config.http.per_host == 3 and config.http.deadline == 60
+    assert config.http.max_feed_bytes == 10 * 1024 * 1024  # untouched defaults stay
+    assert config.feeds[0].fetch_pages is False
 
 
 def test_parse_interval() -> None:

@@ -10,10 +10,12 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 CREATE TABLE IF NOT EXISTS feeds (
     feed_id VARCHAR PRIMARY KEY,         -- the feed's name, from feeds.yaml or derived from its URL
-    url VARCHAR NOT NULL,                -- where the feed is fetched from
+    url VARCHAR NOT NULL,                -- where the feed is fetched from now (follows a permanent move)
+    config_url VARCHAR NOT NULL,         -- the URL the feed was configured with (feeds.yaml, OPML or the CLI)
     source VARCHAR NOT NULL,             -- who added it: 'config' (feeds.yaml), 'demo', 'cli' or 'opml'
     tags VARCHAR[],                      -- free labels from feeds.yaml (e.g. korea, russia)
     interval_seconds INTEGER NOT NULL,   -- how often the feed is due, in seconds
+    fetch_pages BOOLEAN NOT NULL DEFAULT true,  -- fetch and extract each entry's page (false: keep the feed's own text)
     title VARCHAR,                       -- the feed's own title, as last read
     site_url VARCHAR,                    -- the site the feed belongs to, as the feed says
     etag VARCHAR,                        -- ETag of the last 200 response, sent back as If-None-Match
@@ -24,7 +26,9 @@ CREATE TABLE IF NOT EXISTS feeds (
     next_due_at TIMESTAMPTZ,             -- the earliest time a scheduled run polls it again
     error_count INTEGER NOT NULL DEFAULT 0,  -- consecutive failed polls (0 after a success)
     last_error VARCHAR,                  -- the error of the last failed poll, NULL after a success
-    disabled_reason VARCHAR,             -- why the feed is no longer polled; NULL while enabled
+    disabled_reason VARCHAR,             -- why the feed is no longer polled (HTTP 410, or disabled by hand); NULL while enabled
+    redirect_url VARCHAR,                -- where the last polls were permanently redirected (301/308), until the feed moves there
+    redirect_count INTEGER NOT NULL DEFAULT 0,  -- consecutive polls redirected permanently to redirect_url
     created_at TIMESTAMPTZ NOT NULL      -- when feedwatch first saw the feed
 );
 
@@ -33,6 +37,7 @@ CREATE TABLE IF NOT EXISTS feed_fetches (
     feed_id VARCHAR NOT NULL,            -- the feed fetched (feeds.feed_id)
     fetched_at TIMESTAMPTZ NOT NULL,     -- when the attempt started
     url VARCHAR NOT NULL,                -- the URL requested
+    final_url VARCHAR,                   -- where redirects led, when the fetch succeeded
     status INTEGER,                      -- the final HTTP status; NULL when no response came
     ok BOOLEAN NOT NULL,                 -- true when the feed was read (200) or unchanged (304)
     bytes BIGINT,                        -- size of the body received, decoded

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,19 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from extractors.decide import next_due
+from extractors.decide import update_after_poll
 from extractors.dedup import article_id as make_article_id
-from extractors.models import ArticleRecord, EntryData, FeedPoll, FeedState, PollBatch
+from extractors.models import (
+    ArticleRecord,
+    EntryData,
+    FeedPoll,
+    FeedSpec,
+    FeedState,
+    PollBatch,
+)
 from warehouse._duckdb import connect, transaction
 from warehouse.migrations import ensure_schema
+from warehouse.queries import FeedHealth, feed_health_of
 
 __all__ = ["Hit", "LoadResult", "Warehouse"]
 
@@ -68,10 +76,52 @@ class Warehouse:
 
     def feed_states(self) -> dict[str, FeedState]:
         rows = self.con.execute(
-            "SELECT feed_id, url, etag, last_modified, next_due_at, error_count, disabled_reason"
-            " FROM feeds"
+            "SELECT feed_id, url, config_url, etag, last_modified, next_due_at, error_count,"
+            " disabled_reason, redirect_url, redirect_count FROM feeds"
         ).fetchall()
         return {r[0]: FeedState(*r) for r in rows}
+
+    def stored_feeds(self, sources: Sequence[str] | None = None) -> list[tuple[FeedSpec, str]]:
+        """Feeds as stored, with their source; only those from `sources` when given."""
+        rows = self.con.execute(
+            "SELECT feed_id, config_url, interval_seconds, tags, fetch_pages, source FROM feeds"
+            " WHERE ? IS NULL OR list_contains(?, source) ORDER BY feed_id",
+            [sources, sources],
+        ).fetchall()
+        return [
+            (FeedSpec(name, url, interval, tuple(tags or ()), fetch_pages), source)
+            for name, url, interval, tags, fetch_pages, source in rows
+        ]
+
+    def feed_titles(self) -> dict[str, str | None]:
+        return dict(self.con.execute("SELECT feed_id, title FROM feeds").fetchall())
+
+    def add_feeds(self, specs: Sequence[FeedSpec], source: str) -> list[str]:
+        """Register feeds (names not taken yet); return the names added."""
+        if not specs:
+            return []
+        with transaction(self.con):
+            taken = {r[0] for r in self.con.execute("SELECT feed_id FROM feeds").fetchall()}
+            fresh = [s for s in specs if s.name not in taken]
+            self._upsert_feeds(fresh, source, datetime.now(UTC))
+        return [s.name for s in fresh]
+
+    def set_disabled(self, name: str, reason: str | None) -> bool:
+        """Disable a feed (with a reason) or enable it (reason None). False: no such feed."""
+        with transaction(self.con):
+            found = self.con.execute(
+                "SELECT count(*) FROM feeds WHERE feed_id = ?", [name]
+            ).fetchall()[0][0]
+            if found:
+                # Enabling makes the feed due now and forgets its error streak.
+                self.con.execute(
+                    "UPDATE feeds SET disabled_reason = ?,"
+                    " next_due_at = CASE WHEN ? IS NULL THEN NULL ELSE next_due_at END,"
+                    " error_count = CASE WHEN ? IS NULL THEN 0 ELSE error_count END"
+                    " WHERE feed_id = ?",
+                    [reason, reason, reason, name],
+                )
+        return bool(found)
 
     def unknown_entries(self, polls: Sequence[FeedPoll]) -> list[tuple[str, EntryData]]:
         """The (feed, entry) pairs of these polls not stored yet, first occurrence only."""
@@ -107,127 +157,108 @@ class Warehouse:
         result = LoadResult()
         now = datetime.now(UTC)
         with transaction(self.con):
-            self._upsert_feeds(batch, now)
-            self._record_polls(batch, now)
+            self._upsert_feeds(batch.feeds, batch.feed_source, now)
+            self._record_polls(batch)
             ids, fresh = self._insert_articles(batch, result)
             self._insert_entries(batch, ids, result)
             self._insert_matches(batch, ids, fresh, now, result)
             self._record_run(batch, now, result)
         return result
 
-    def _upsert_feeds(self, batch: PollBatch, now: datetime) -> None:
-        if not batch.feeds:
+    def _upsert_feeds(self, feeds: Sequence[FeedSpec], source: str, now: datetime) -> None:
+        """Register feeds; for known ones, take the configuration's settings.
+
+        The fetch URL follows the configuration only when the configured URL
+        itself changed; otherwise it keeps any permanent move seen since.
+        """
+        if not feeds:
             return
         self.con.register(
             "batch_feeds",
             pa.table(
                 {
-                    "feed_id": [f.name for f in batch.feeds],
-                    "url": [f.url for f in batch.feeds],
-                    "tags": [list(f.tags) for f in batch.feeds],
-                    "interval_seconds": [f.interval_seconds for f in batch.feeds],
+                    "feed_id": [f.name for f in feeds],
+                    "url": [f.url for f in feeds],
+                    "tags": pa.array([list(f.tags) for f in feeds], pa.list_(pa.string())),
+                    "interval_seconds": [f.interval_seconds for f in feeds],
+                    "fetch_pages": [f.fetch_pages for f in feeds],
                 }
             ),
         )
         self.con.execute(
             """
-            INSERT INTO feeds (feed_id, url, source, tags, interval_seconds, created_at)
-            SELECT feed_id, url, ?, tags, interval_seconds, ? FROM batch_feeds
+            INSERT INTO feeds (feed_id, url, config_url, source, tags, interval_seconds,
+                               fetch_pages, created_at)
+            SELECT feed_id, url, url, ?, tags, interval_seconds, fetch_pages, ? FROM batch_feeds
             ON CONFLICT (feed_id) DO UPDATE SET
-                url = excluded.url,
+                url = CASE WHEN config_url <> excluded.config_url THEN excluded.url ELSE url END,
+                redirect_url = CASE WHEN config_url <> excluded.config_url THEN NULL
+                                    ELSE redirect_url END,
+                redirect_count = CASE WHEN config_url <> excluded.config_url THEN 0
+                                      ELSE redirect_count END,
+                config_url = excluded.config_url,
+                source = excluded.source,
                 tags = excluded.tags,
-                interval_seconds = excluded.interval_seconds
+                interval_seconds = excluded.interval_seconds,
+                fetch_pages = excluded.fetch_pages
             """,
-            [batch.feed_source, now],
+            [source, now],
         )
 
-    def _record_polls(self, batch: PollBatch, now: datetime) -> None:
+    def _record_polls(self, batch: PollBatch) -> None:
+        """Log every fetch attempt and write each feed's new state (decided in extractors.decide)."""
         if not batch.polls:
             return
-        previous = dict(
-            self.con.execute(
-                "SELECT feed_id, error_count FROM feeds WHERE feed_id IN (SELECT unnest(?))",
-                [[p.feed.name for p in batch.polls]],
-            ).fetchall()
-        )
+        states = self.feed_states()
         new_by_feed: dict[str, int] = {}
         for feed_id, _ in batch.new_entries:
             new_by_feed[feed_id] = new_by_feed.get(feed_id, 0) + 1
-        rows: dict[str, list[Any]] = {
-            k: []
-            for k in (
-                "feed_id",
-                "url",
-                "ok",
-                "status",
-                "error",
-                "bytes",
-                "duration_ms",
-                "entries_seen",
-                "new_entries",
-                "fetched_at",
-                "etag",
-                "last_modified",
-                "title",
-                "site_url",
-                "error_count",
-                "next_due_at",
-                "has_new",
-            )
-        }
-        for p in batch.polls:
-            errors = 0 if p.ok else int(previous.get(p.feed.name, 0)) + 1
-            new = new_by_feed.get(p.feed.name, 0)
-            values = {
+        fetches = [
+            {
+                "run_id": batch.run_id,
                 "feed_id": p.feed.name,
-                "url": p.url,
-                "ok": p.ok,
-                "status": p.status,
-                "error": p.error or p.warning,
-                "bytes": p.bytes,
-                "duration_ms": p.duration_ms,
-                "entries_seen": len(p.entries),
-                "new_entries": new,
                 "fetched_at": p.started_at,
-                "etag": p.etag,
-                "last_modified": p.last_modified,
-                "title": p.title,
-                "site_url": p.site_url,
-                "error_count": errors,
-                "next_due_at": next_due(
-                    p.feed.interval_seconds, p.started_at, ok=p.ok, error_count=errors
-                ),
-                "has_new": new > 0,
+                "url": p.url,
+                "final_url": p.final_url,
+                "status": p.status,
+                "ok": p.ok,
+                "bytes": p.bytes,
+                "entries_seen": len(p.entries),
+                "new_entries": new_by_feed.get(p.feed.name, 0),
+                "duration_ms": p.duration_ms,
+                "error": p.error or p.warning,
             }
-            for k, v in values.items():
-                rows[k].append(v)
-        self.con.register("batch_polls", pa.table(rows))
-        self.con.execute(
-            """
-            INSERT INTO feed_fetches
-            SELECT ?, feed_id, fetched_at, url, status, ok, bytes, entries_seen, new_entries,
-                   duration_ms, error
-            FROM batch_polls
-            """,
-            [batch.run_id],
-        )
+            for p in batch.polls
+        ]
+        self._stage("batch_fetches", "feed_fetches", fetches)
+        self.con.execute("INSERT INTO feed_fetches BY NAME SELECT * FROM batch_fetches")
+        updates = []
+        for p in batch.polls:
+            u = update_after_poll(states.get(p.feed.name), p)
+            row = {f.name: getattr(u, f.name) for f in fields(u)}
+            row["has_new"] = new_by_feed.get(p.feed.name, 0) > 0
+            updates.append(row)
+        self.con.register("batch_updates", pa.Table.from_pylist(updates))
         self.con.execute(
             """
             UPDATE feeds SET
-                last_polled_at = p.fetched_at,
-                last_success_at = CASE WHEN p.ok THEN p.fetched_at ELSE feeds.last_success_at END,
-                last_new_entry_at = CASE WHEN p.has_new THEN p.fetched_at
+                url = u.url,
+                last_polled_at = u.polled_at,
+                last_success_at = CASE WHEN u.ok THEN u.polled_at ELSE feeds.last_success_at END,
+                last_new_entry_at = CASE WHEN u.has_new THEN u.polled_at
                                          ELSE feeds.last_new_entry_at END,
-                etag = CASE WHEN p.ok AND p.status = 200 THEN p.etag ELSE feeds.etag END,
-                last_modified = CASE WHEN p.ok AND p.status = 200 THEN p.last_modified
-                                     ELSE feeds.last_modified END,
-                title = coalesce(p.title, feeds.title),
-                site_url = coalesce(p.site_url, feeds.site_url),
-                error_count = p.error_count,
-                last_error = CASE WHEN p.ok THEN NULL ELSE p.error END,
-                next_due_at = p.next_due_at
-            FROM batch_polls p
-            WHERE feeds.feed_id = p.feed_id
+                etag = u.etag,
+                last_modified = u.last_modified,
+                title = coalesce(u.title, feeds.title),
+                site_url = coalesce(u.site_url, feeds.site_url),
+                error_count = u.error_count,
+                last_error = u.last_error,
+                next_due_at = u.next_due_at,
+                disabled_reason = u.disabled_reason,
+                redirect_url = u.redirect_url,
+                redirect_count = u.redirect_count
+            FROM batch_updates u
+            WHERE feeds.feed_id = u.feed_id
             """
         )
 
@@ -388,6 +419,9 @@ class Warehouse:
                 self.con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
             )
         self.con.register(name, pa.Table.from_pylist(rows, schema=self._schemas[table]))
+
+    def feed_health(self) -> list[FeedHealth]:
+        return feed_health_of(self.con)
 
     def _count(self, table: str) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])

@@ -1,0 +1,136 @@
+"""Managing the list of feeds: add by URL (with discovery), OPML in and out, enable/disable.
+
+Feeds added here live in the warehouse beside those of feeds.yaml; a feed of
+feeds.yaml wins over a stored feed of the same name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from extractors.errors import ConfigError, FetchError, ParseError
+from extractors.feeds import discover_feeds, parse_feed
+from extractors.http import Fetcher, HttpSettings
+from extractors.models import FeedSpec
+from extractors.opml import OpmlFeed, parse_opml, write_opml
+from flows.settings import DEFAULT_INTERVAL, load_feeds, slugify
+from warehouse.store import Warehouse
+
+__all__ = ["FoundFeed", "add_feed", "disable_feed", "export_opml", "import_opml"]
+
+
+@dataclass(frozen=True)
+class FoundFeed:
+    url: str
+    title: str | None
+    entries: int
+
+
+def find_feeds(url: str, fetcher: Fetcher) -> list[FoundFeed]:
+    """The feed at `url`, or the feeds a page at `url` advertises (each fetched to check it)."""
+    response = fetcher.fetch_page(url)
+    try:
+        feed = parse_feed(response.content, response.headers, response.final_url)
+        return [FoundFeed(response.final_url, feed.title, len(feed.entries))]
+    except ParseError:
+        pass
+    found = []
+    for candidate in discover_feeds(response.content, response.final_url):
+        try:
+            r = fetcher.fetch_feed(candidate)
+            feed = parse_feed(r.content, r.headers, r.final_url)
+        except (FetchError, ParseError):
+            continue  # advertised but broken: not worth adding
+        found.append(FoundFeed(r.final_url, feed.title, len(feed.entries)))
+    return found
+
+
+def _unique_name(base: str, taken: set[str]) -> str:
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def add_feed(
+    db: Path,
+    url: str,
+    *,
+    name: str | None = None,
+    interval_seconds: int = DEFAULT_INTERVAL,
+    tags: tuple[str, ...] = (),
+    fetch_pages: bool = True,
+    http: HttpSettings | None = None,
+) -> list[FeedSpec]:
+    """Add the feed at `url`, or every feed the page at `url` advertises. Returns what was added."""
+    with Fetcher(http) as fetcher:
+        found = find_feeds(url, fetcher)
+    if not found:
+        raise ConfigError(f"{url}: neither a feed nor a page that links to one")
+    if name and len(found) > 1:
+        raise ConfigError(
+            f"{url} advertises {len(found)} feeds; --name fits only one: add them one by one"
+        )
+    with Warehouse.open(db) as wh:
+        states = wh.feed_states()
+        known_urls = {s.config_url for s in states.values()} | {s.url for s in states.values()}
+        taken = set(states)
+        specs = [
+            FeedSpec(
+                name=_unique_name(name or slugify(f.title or f.url), taken),
+                url=f.url,
+                interval_seconds=interval_seconds,
+                tags=tags,
+                fetch_pages=fetch_pages,
+            )
+            for f in found
+            if f.url not in known_urls
+        ]
+        wh.add_feeds(specs, "cli")
+    return specs
+
+
+def import_opml(db: Path, path: Path) -> tuple[list[FeedSpec], int]:
+    """Add the feeds of an OPML file. Returns (added, already known)."""
+    try:
+        feeds = parse_opml(path.read_bytes(), str(path))
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e}", path=str(path)) from e
+    except ParseError as e:
+        raise ConfigError(str(e)) from e
+    with Warehouse.open(db) as wh:
+        states = wh.feed_states()
+        known_urls = {s.config_url for s in states.values()} | {s.url for s in states.values()}
+        taken = set(states)
+        specs = [
+            FeedSpec(name=_unique_name(slugify(f.title or f.url), taken), url=f.url, tags=f.tags)
+            for f in feeds
+            if f.url not in known_urls
+        ]
+        wh.add_feeds(specs, "opml")
+    return specs, len(feeds) - len(specs)
+
+
+def export_opml(db: Path, feeds_path: Path | None) -> bytes:
+    """feeds.yaml's feeds and the stored ones, as OPML 2.0."""
+    config = load_feeds(feeds_path) if feeds_path and feeds_path.exists() else []
+    titles: dict[str, str | None] = {}
+    stored: list[FeedSpec] = []
+    if db.exists():
+        with Warehouse.open(db) as wh:
+            stored = [s for s, source in wh.stored_feeds() if source in {"cli", "opml"}]
+            titles = wh.feed_titles()
+    names = {s.name for s in config}
+    specs = config + [s for s in stored if s.name not in names]
+    return write_opml([OpmlFeed(s.url, titles.get(s.name) or s.name, s.tags) for s in specs])
+
+
+def disable_feed(db: Path, name: str, reason: str | None, feeds_path: Path | None) -> None:
+    """Disable (reason given) or enable (None) a feed, from feeds.yaml or stored."""
+    with Warehouse.open(db) as wh:
+        if name not in wh.feed_states() and feeds_path and feeds_path.exists():
+            wh.add_feeds([s for s in load_feeds(feeds_path) if s.name == name], "config")
+        if not wh.set_disabled(name, reason):
+            raise ConfigError(f"no feed named {name!r} (see 'feedwatch feeds status --all')")
