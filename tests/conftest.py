@@ -55,7 +55,9 @@ def demo_feeds(tmp_path: Path, site: SiteServer) -> Path:
     )
 
 
-def write_feeds(path: Path, feeds: dict[str, str], *, host_delay: str = "0s", extra: str = "") -> Path:
+def write_feeds(
+    path: Path, feeds: dict[str, str], *, host_delay: str = "0s", extra: str = ""
+) -> Path:
     """A feeds.yaml for these feeds (no politeness delay: the test server is ours)."""
     lines = ["fetch:", f"  host_delay: {host_delay}", "feeds:"]
     for name, url in feeds.items():

@@ -9,8 +9,8 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from conftest import corpora
 
+from conftest import corpora
 from extractors.articles import detect_language, extract_article
 from extractors.models import EntryData
 from flows.demo import load_articles, render_site

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import corpora
 
+from conftest import corpora
 from extractors.errors import ParseError
 from extractors.feeds import html_to_text, parse_feed
 from flows.demo import ATOM_PATH, RSS_PATH, render_site

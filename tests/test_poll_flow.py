@@ -6,8 +6,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import write_feeds
 
+from conftest import write_feeds
 from flows.demo import ATOM_PATH, RSS_PATH, SiteServer
 from flows.poll import RunSummary, poll_feeds
 

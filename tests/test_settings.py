@@ -48,10 +48,18 @@ def test_feed_defaults(tmp_path: Path) -> None:
         ("feeds: https://a.example/rss\n", 1, "must be a list"),
         ("fetch:\n  per_host: 1\n", 1, "no top-level 'feeds:' key"),
         ("feeds: []\nother: 1\n", 2, "unknown top-level key 'other'"),
-        ("feeds: []\nfetch:\n  host_delay: soon\n", 3, "fetch: host_delay: 'soon' is not a duration"),
+        (
+            "feeds: []\nfetch:\n  host_delay: soon\n",
+            3,
+            "fetch: host_delay: 'soon' is not a duration",
+        ),
         ("feeds: []\nfetch:\n  per_host: 0\n", 3, "fetch: per_host: 0 is not a whole number"),
         ("feeds: []\nfetch:\n  speed: 3\n", 3, "fetch: unknown key 'speed'"),
-        ("feeds:\n  - url: https://a.example/rss\n    fetch_pages: maybe\n", 3, "fetch_pages must be true or false"),
+        (
+            "feeds:\n  - url: https://a.example/rss\n    fetch_pages: maybe\n",
+            3,
+            "fetch_pages must be true or false",
+        ),
         ("", 1, "the file is empty"),
     ],
 )

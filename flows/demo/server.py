@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,7 +47,11 @@ class SiteServer:
         routes: Mapping[str, Route] | Callable[[str], Mapping[str, Route]],
         host: str = "127.0.0.1",
     ):
-        self.requests: list[tuple[str, dict[str, str]]] = []
+        # (path, headers, monotonic time) of every request, for tests and the curious.
+        self.requests: list[tuple[str, dict[str, str], float]] = []
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
         self._httpd = _QuietServer((host, 0), self._handler())
         self.base_url = f"http://{host}:{self._httpd.server_address[1]}"
         self.routes: dict[str, Route] = dict(routes(self.base_url) if callable(routes) else routes)
@@ -78,8 +83,20 @@ class SiteServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                path = urlsplit(self.path).path
-                server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with server._lock:
+                    server.requests.append((self.path, headers, time.monotonic()))
+                    server.in_flight[self.client_address[0]] = (
+                        server.in_flight.get(self.client_address[0], 0) + 1
+                    )
+                    server.max_in_flight = max(server.max_in_flight, sum(server.in_flight.values()))
+                try:
+                    self._serve(urlsplit(self.path).path)
+                finally:
+                    with server._lock:
+                        server.in_flight[self.client_address[0]] -= 1
+
+            def _serve(self, path: str) -> None:
                 route = server.routes.get(path)
                 if route is None:
                     self._send(
@@ -88,23 +105,40 @@ class SiteServer:
                     return
                 etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
                 headers = route.headers
-                if route.status == 200 and "xml" in route.content_type:
+                given = {k.lower() for k, _ in headers}
+                if (
+                    route.status == 200
+                    and "xml" in (route.content_type or "")
+                    and "etag" not in given
+                ):
                     headers = (*headers, ("ETag", etag), ("Last-Modified", _LAST_MODIFIED))
                     if self.headers.get("If-None-Match") == etag:
                         self._send(304, route.content_type, b"", headers)
                         return
-                self._send(route.status, route.content_type, route.body, headers)
+                self._send(route.status, route.content_type, route.body, headers, route.drip)
 
             def _send(
-                self, status: int, ctype: str, body: bytes, headers: tuple[tuple[str, str], ...]
+                self,
+                status: int,
+                ctype: str | None,
+                body: bytes,
+                headers: tuple[tuple[str, str], ...],
+                drip: float = 0.0,
             ) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
+                if ctype:
+                    self.send_header("Content-Type", ctype)
+                if not any(k.lower() == "content-length" for k, _ in headers):
+                    self.send_header("Content-Length", str(len(body)))
                 for k, v in headers:
                     self.send_header(k, v)
                 self.end_headers()
-                if body:
+                if drip:
+                    for i in range(len(body)):
+                        self.wfile.write(body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(drip)
+                elif body:
                     self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:

@@ -43,9 +43,10 @@ class DemoArticle:
 @dataclass(frozen=True)
 class Route:
     status: int
-    content_type: str
+    content_type: str | None
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    drip: float = 0.0  # seconds between bytes of the body: a slow server
 
 
 def _data() -> dict[str, Any]:
