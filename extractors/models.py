@@ -103,6 +103,7 @@ class Topic:
     query: str
     version: str
     min_score: float = 1.0
+    min_sentences: int = 1  # distinct sentences where the query must hold
     description: str = ""
 
 
@@ -117,6 +118,7 @@ class TopicMatch:
     terms: tuple[str, ...] = ()
     mentions: tuple[Mention, ...] = field(default=())
     snippet: str | None = None
+    sentences: int = 0  # distinct sentences where the query held
 
 
 @dataclass(frozen=True)

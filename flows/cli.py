@@ -229,7 +229,6 @@ def topics_check(
     topics: TopicsOpt = None,
 ) -> None:
     """Match topics against cases; print one JSON line per case with each topic's verdict."""
-    from extractors.topics import Document, match_document
     from flows.settings import load_topics
 
     try:
@@ -238,9 +237,7 @@ def topics_check(
     except ConfigError as e:
         raise _fail(e, 2) from e
     for case in cases:
-        found = {
-            m.topic: m for m in match_document(compiled, Document(case["title"], case["text"]))
-        }
+        found = {m.topic: m for m in compiled.match(case["title"], case["text"])}
         verdicts = []
         for ct in compiled:
             m = found.get(ct.topic.name)

@@ -41,7 +41,7 @@ from extractors.models import (
     PageFetch,
     PollBatch,
 )
-from extractors.topics import CompiledTopic, Document, match_document
+from extractors.topics import TopicSet
 from flows.settings import load_feeds_config, load_topics
 from warehouse.queries import FeedHealth
 from warehouse.store import Hit, LoadResult, Warehouse
@@ -184,13 +184,13 @@ def fetch_pages(
 
 
 @task(name="extract-and-detect", cache_policy=NO_CACHE)
-def extract_and_detect(pages: list[PageFetch], topics: list[CompiledTopic]) -> list[ArticleRecord]:
+def extract_and_detect(pages: list[PageFetch], topics: TopicSet) -> list[ArticleRecord]:
     """Extract each page's text (the feed's text when the page has none) and match topics."""
     records = []
     for page in pages:
         feed_id, entry = page.entries[0]
         article = extract_article(page.html, url=page.url, final_url=page.final_url, entry=entry)
-        matches = match_document(topics, Document(article.title, article.text))
+        matches = topics.match(article.title, article.text)
         records.append(
             ArticleRecord(
                 article=article,

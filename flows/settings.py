@@ -19,7 +19,7 @@ import yaml
 from extractors.errors import ConfigError, TopicSyntaxError
 from extractors.http import HttpSettings
 from extractors.models import FeedSpec, Topic
-from extractors.topics import CompiledTopic, compile_topic
+from extractors.topics import CompiledTopic, TopicSet, compile_topic
 
 __all__ = [
     "FeedsConfig",
@@ -52,7 +52,7 @@ _FETCH_KEYS = {
     "per_host": ("per_host", "count"),
     "max_redirects": ("max_redirects", "count"),
 }
-_TOPIC_KEYS = {"name", "query", "description", "min_score"}
+_TOPIC_KEYS = {"name", "query", "description", "min_score", "min_sentences", "aliases"}
 
 
 def parse_duration(value: str | float) -> float:
@@ -253,15 +253,49 @@ def _fetch_settings(doc: _Yaml) -> HttpSettings:
     return HttpSettings(**values)
 
 
-def topic_version(query: str, min_score: float) -> str:
-    """A topic's version: a hash of what decides its matches (not its description)."""
-    canonical = json.dumps({"query": " ".join(query.split()), "min_score": min_score})
+def topic_version(
+    query: str,
+    min_score: float,
+    min_sentences: int = 1,
+    aliases: dict[str, list[str]] | None = None,
+) -> str:
+    """A topic's version: a hash of what decides its matches (not its description).
+
+    Only the aliases the query uses count, so editing another topic's list
+    leaves this topic's version alone.
+    """
+    used = set(re.findall(r"@([\w-]+)", query))
+    definition = {
+        "query": " ".join(query.split()),
+        "min_score": min_score,
+        "min_sentences": min_sentences,
+        "aliases": {k: v for k, v in sorted((aliases or {}).items()) if k in used},
+    }
+    canonical = json.dumps(definition, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-def load_topics(path: str | Path) -> list[CompiledTopic]:
-    """Read topics.yaml: a top-level `topics:` mapping (name → definition) or list."""
+def _aliases(doc: _Yaml, node: yaml.Node, what: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, (_, value) in doc.mapping(node, what).items():
+        if not isinstance(value, yaml.SequenceNode):
+            raise doc.error(value, f"{what}: {name} must be a list of terms")
+        out[name] = [str(doc.scalar(v, f"{what}: {name}")) for v in value.value]
+    return out
+
+
+def load_topics(path: str | Path) -> TopicSet:
+    """Read topics.yaml: a `topics:` mapping (name → definition) or list, and
+    optional `aliases:` (name → list of terms) that queries use as @name."""
     doc = _Yaml(Path(path))
+    if isinstance(doc.root, yaml.MappingNode):
+        for k, _ in doc.root.value:
+            if k.value not in {"topics", "aliases"}:
+                raise doc.error(k, f"unknown top-level key {k.value!r} (expected aliases, topics)")
+    shared: dict[str, list[str]] = {}
+    alias_node = next((v for k, v in doc.root.value if k.value == "aliases"), None)
+    if alias_node is not None:
+        shared = _aliases(doc, alias_node, "aliases")
     node = doc.top("topics")
     entries: list[tuple[str, yaml.Node, yaml.Node]] = []
     if isinstance(node, yaml.MappingNode):
@@ -305,18 +339,32 @@ def load_topics(path: str | Path) -> list[CompiledTopic]:
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 raise doc.error(fields["min_score"][1], f"{what}: min_score must be a number ≥ 0")
             min_score = float(value)
+        min_sentences = 1
+        if "min_sentences" in fields:
+            vnode = fields["min_sentences"][1]
+            min_sentences = doc.scalar(vnode, f"{what}: min_sentences")
+            if (
+                not isinstance(min_sentences, int)
+                or isinstance(min_sentences, bool)
+                or min_sentences < 1
+            ):
+                raise doc.error(vnode, f"{what}: min_sentences must be a whole number ≥ 1")
         description = ""
         if "description" in fields:
             description = str(doc.scalar(fields["description"][1], f"{what}: description"))
+        aliases = dict(shared)
+        if "aliases" in fields:
+            aliases.update(_aliases(doc, fields["aliases"][1], f"{what}: aliases"))
         topic = Topic(
             name=name,
             query=query,
-            version=topic_version(query, min_score),
+            version=topic_version(query, min_score, min_sentences, aliases),
             min_score=min_score,
+            min_sentences=min_sentences,
             description=description,
         )
         try:
-            topics.append(compile_topic(topic))
+            topics.append(compile_topic(topic, aliases=aliases))
         except TopicSyntaxError as e:
             # Block scalars (query: |) start on the line after the key.
             line = qnode.start_mark.line + 1
@@ -324,4 +372,4 @@ def load_topics(path: str | Path) -> list[CompiledTopic]:
                 line += 1 + query[: e.position].count("\n")
             e.path, e.line = doc.path, line
             raise
-    return topics
+    return TopicSet(topics)

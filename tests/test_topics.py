@@ -68,7 +68,7 @@ def test_score_counts_occurrences_and_headline_double() -> None:
         ('a "b c', 2, "unclosed quote"),
         ("a NEAR b", 2, "NEAR needs a distance"),
         ("a NEAR/x b", 2, "NEAR"),
-        ("NOT a", 5, "only NOT clauses"),
+        ("NOT a", 0, "only NOT clauses"),
         ("", 0, "empty query"),
         ("()", 1, "empty parentheses"),
         ("a OR OR b", 5, "expected a term"),

@@ -1,10 +1,10 @@
-"""Topic detection: a boolean query language, a matcher and its explanations."""
+"""Topic detection: a boolean query language, one automaton for all terms, explained matches."""
 
 from extractors.topics.matcher import (
     CompiledTopic,
     Document,
+    TopicSet,
     compile_topic,
-    match_document,
     match_topics,
 )
 from extractors.topics.query import parse_query, terms_of
@@ -12,8 +12,8 @@ from extractors.topics.query import parse_query, terms_of
 __all__ = [
     "CompiledTopic",
     "Document",
+    "TopicSet",
     "compile_topic",
-    "match_document",
     "match_topics",
     "parse_query",
     "terms_of",

@@ -1,27 +1,37 @@
-"""Match compiled topics against an article's title and text (pure).
+"""Match topics against an article's title and text (pure).
 
-Each article is tokenised once; each term is then a dictionary look-up, so
-the cost grows with the article, not with the number of terms × topics.
-The result explains itself: every mention (term, field, offsets, sentence).
+Every term of every topic goes into one Aho-Corasick automaton, built once
+per topic set. An article is tokenised once, its normalised tokens joined
+by spaces, and the automaton finds every term in a single pass: exact words
+and phrases (" north korea "), prefixes (" russia…", Korean nouns with their
+particles), suffixes ("…bündnis ") and Chinese/Japanese substrings. The
+boolean query is then evaluated on those hits; nothing is a regex per term.
+Each result explains itself: every mention with its field, offsets and sentence.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from math import inf
+
+import ahocorasick
 
 from extractors.errors import TopicSyntaxError
 from extractors.models import Mention, Topic, TopicMatch
 from extractors.topics.normalize import Token, sentence_bounds, tokenize
-from extractors.topics.query import And, Near, Node, Not, Or, Term, parse_query
+from extractors.topics.query import And, Field, Near, Node, Not, Or, Term, all_terms, parse_query
 
-__all__ = ["CompiledTopic", "Document", "compile_topic", "match_document", "match_topics"]
+__all__ = ["CompiledTopic", "Document", "TopicSet", "compile_topic", "match_topics"]
 
 TITLE_WEIGHT = 2.0  # a term in the headline says more than one deep in the text
 _FIELD_GAP = 10_000  # word positions between title and text: NEAR never bridges them
 MAX_MENTIONS = 50
 SNIPPET_CHARS = 300
+
+_Key = tuple[tuple[str, ...], str]  # (normalised words, mode)
 
 
 @dataclass(frozen=True)
@@ -31,13 +41,151 @@ class CompiledTopic:
 
 
 def compile_topic(
-    topic: Topic, *, path: str | None = None, line: int | None = None
+    topic: Topic,
+    *,
+    aliases: dict[str, list[str]] | None = None,
+    path: str | None = None,
+    line: int | None = None,
 ) -> CompiledTopic:
     try:
-        return CompiledTopic(topic, parse_query(topic.query, topic.name))
+        return CompiledTopic(topic, parse_query(topic.query, topic.name, aliases))
     except TopicSyntaxError as e:
         e.path, e.line = path, line
         raise
+
+
+class Document:
+    """An article tokenised once for all topics: tokens, fields, positions, sentences."""
+
+    def __init__(self, title: str | None, text: str):
+        self.fields = {"title": title or "", "text": text or ""}
+        self.tokens: list[Token] = []
+        self.field_of: list[str] = []
+        self.position: list[int] = []
+        self.sentence: list[int] = []
+        self._bounds: dict[str, list[tuple[int, int]]] = {}
+        sentence_base = 0
+        for offset, name in ((0, "title"), (_FIELD_GAP, "text")):
+            bounds = sentence_bounds(self.fields[name])
+            self._bounds[name] = bounds
+            starts = [b[0] for b in bounds]
+            for i, tok in enumerate(tokenize(self.fields[name])):
+                self.tokens.append(tok)
+                self.field_of.append(name)
+                self.position.append(offset + i)
+                self.sentence.append(
+                    sentence_base + max(bisect.bisect_right(starts, tok.start) - 1, 0)
+                )
+            sentence_base += max(len(bounds), 1)
+        # The tokens joined by spaces, fields apart, for the automaton.
+        parts: list[str] = [" "]
+        self.offset_of: list[int] = []
+        length = 1
+        previous = "title"
+        for tok, name in zip(self.tokens, self.field_of, strict=True):
+            if name != previous:
+                parts.append("\n ")
+                length += 2
+                previous = name
+            self.offset_of.append(length)
+            parts.append(tok.norm)
+            parts.append(" ")
+            length += len(tok.norm) + 1
+        self.joined = "".join(parts)
+
+    def token_at(self, index: int) -> int:
+        """The token whose normalised form covers this index of `joined`."""
+        return max(bisect.bisect_right(self.offset_of, index) - 1, 0)
+
+    def snippet(self, field_name: str, start: int, end: int) -> str:
+        """The sentence(s) of a field that hold the characters start…end."""
+        text = self.fields[field_name]
+        bounds = self._bounds[field_name]
+        starts = [b[0] for b in bounds]
+        i = max(bisect.bisect_right(starts, start) - 1, 0)
+        j = max(bisect.bisect_right(starts, max(end - 1, start)) - 1, i)
+        s, e = (bounds[i][0], bounds[j][1]) if bounds else (0, len(text))
+        snippet = " ".join(text[s:e].split())
+        if len(snippet) > SNIPPET_CHARS:
+            snippet = snippet[: SNIPPET_CHARS - 1].rstrip() + "…"
+        return snippet
+
+
+def _pattern(words: tuple[str, ...], mode: str) -> str:
+    body = " ".join(words)
+    if mode == "exact":
+        return f" {body} "
+    if mode == "prefix":
+        return f" {body}"
+    if mode == "suffix":
+        return f"{body} "
+    return body  # substring
+
+
+class TopicSet:
+    """Compiled topics and the one automaton that finds all their terms."""
+
+    def __init__(self, topics: Iterable[CompiledTopic]):
+        self.topics = list(topics)
+        by_pattern: dict[str, list[_Key]] = defaultdict(list)
+        for ct in self.topics:
+            for term in all_terms(ct.tree):
+                key = (term.words, term.mode)
+                pattern = _pattern(*key)
+                if key not in by_pattern[pattern]:
+                    by_pattern[pattern].append(key)
+        self._automaton = ahocorasick.Automaton()
+        for pattern, keys in by_pattern.items():
+            self._automaton.add_word(pattern, (pattern, keys))
+        if by_pattern:
+            self._automaton.make_automaton()
+        self._empty = not by_pattern
+
+    def __iter__(self) -> Iterator[CompiledTopic]:
+        return iter(self.topics)
+
+    def __len__(self) -> int:
+        return len(self.topics)
+
+    def __getitem__(self, index: int) -> CompiledTopic:
+        return self.topics[index]
+
+    def only(self, names: Iterable[str]) -> TopicSet:
+        wanted = set(names)
+        return TopicSet(ct for ct in self.topics if ct.topic.name in wanted)
+
+    def find(self, doc: Document) -> dict[_Key, list[tuple[int, int]]]:
+        """Every occurrence of every term: key → [(first token, token count)]."""
+        found: dict[_Key, list[tuple[int, int]]] = defaultdict(list)
+        if self._empty or not doc.tokens:
+            return found
+        for end, (pattern, keys) in self._automaton.iter(doc.joined):
+            start = end - len(pattern) + 1
+            first = doc.token_at(start + 1 if pattern.startswith(" ") else start)
+            last = doc.token_at(end - 1 if pattern.endswith(" ") else end)
+            if doc.field_of[first] != doc.field_of[last]:
+                continue
+            for key in keys:
+                found[key].append((first, last - first + 1))
+        return found
+
+    def match(self, title: str | None, text: str) -> list[TopicMatch]:
+        return self.match_document(Document(title, text))
+
+    def match_document(self, doc: Document) -> list[TopicMatch]:
+        """One TopicMatch for every topic whose query the document satisfies."""
+        occurrences = self.find(doc)
+        matches = []
+        for ct in self.topics:
+            result = _Evaluator(doc, occurrences).eval(ct.tree, None)
+            if result is not None:
+                matches.append(_explain(ct.topic, doc, result))
+        return matches
+
+
+def match_topics(topics: list[CompiledTopic], title: str | None, text: str) -> list[TopicMatch]:
+    """Convenience for one-off matching; build a TopicSet once to match many articles."""
+    return TopicSet(topics).match(title, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +199,8 @@ class _Hit:
 class _Span:
     lo: int  # word positions
     hi: int
+    s_lo: int  # sentence ids
+    s_hi: int
     hits: tuple[_Hit, ...]
 
 
@@ -60,130 +210,92 @@ class _Result:
     score: float  # inf for a satisfied NOT: neutral inside AND
 
 
-class Document:
-    """An article tokenised once for all topics."""
-
-    def __init__(self, title: str | None, text: str):
-        self.fields = {"title": title or "", "text": text or ""}
-        self.tokens: list[Token] = []
-        self.field_of: list[str] = []
-        self.position: list[int] = []
-        for offset, name in ((0, "title"), (_FIELD_GAP, "text")):
-            for i, tok in enumerate(tokenize(self.fields[name])):
-                self.tokens.append(tok)
-                self.field_of.append(name)
-                self.position.append(offset + i)
-        self.index: dict[str, list[int]] = {}
-        for i, tok in enumerate(self.tokens):
-            self.index.setdefault(tok.norm, []).append(i)
-        self._sentences: dict[str, list[tuple[int, int]]] = {}
-
-    def occurrences(self, term: Term) -> list[int]:
-        first = self.index.get(term.words[0], [])
-        if len(term.words) == 1:
-            return first
-        n = len(term.words)
-        found = []
-        for i in first:
-            if (
-                i + n <= len(self.tokens)
-                and self.field_of[i] == self.field_of[i + n - 1]
-                and all(self.tokens[i + k].norm == term.words[k] for k in range(1, n))
-            ):
-                found.append(i)
-        return found
-
-    def sentence(self, field_name: str, start: int, end: int) -> str:
-        text = self.fields[field_name]
-        if field_name not in self._sentences:
-            self._sentences[field_name] = sentence_bounds(text)
-        bounds = self._sentences[field_name]
-        starts = [b[0] for b in bounds]
-        i = max(bisect.bisect_right(starts, start) - 1, 0)
-        j = max(bisect.bisect_right(starts, max(end - 1, start)) - 1, i)
-        s, e = (bounds[i][0], bounds[j][1]) if bounds else (0, len(text))
-        snippet = " ".join(text[s:e].split())
-        if len(snippet) > SNIPPET_CHARS:
-            snippet = snippet[: SNIPPET_CHARS - 1].rstrip() + "…"
-        return snippet
-
-
-@dataclass
 class _Evaluator:
-    doc: Document
+    def __init__(self, doc: Document, occurrences: dict[_Key, list[tuple[int, int]]]):
+        self.doc = doc
+        self.occurrences = occurrences
 
-    def eval(self, node: Node) -> _Result | None:
+    def eval(self, node: Node, field: str | None) -> _Result | None:
         if isinstance(node, Term):
-            return self.term(node)
+            return self.term(node, field)
+        if isinstance(node, Field):
+            return self.eval(node.child, node.name)
+        if isinstance(node, Not):
+            return None if self.eval(node.child, field) is not None else _Result([], inf)
         if isinstance(node, Or):
-            results = [r for r in (self.eval(c) for c in node.children) if r is not None]
+            results = [r for r in (self.eval(c, field) for c in node.children) if r is not None]
             if not results:
                 return None
-            return _Result([s for r in results for s in r.spans], sum(r.score for r in results))
+            score = sum(r.score for r in results) * node.weight
+            return _Result([s for r in results for s in r.spans], score)
         if isinstance(node, And):
             results = []
             for c in node.children:
-                r = self.eval(c)
+                r = self.eval(c, field)
                 if r is None:
                     return None
                 results.append(r)
-            return _Result([s for r in results for s in r.spans], min(r.score for r in results))
-        if isinstance(node, Not):
-            return None if self.eval(node.child) is not None else _Result([], inf)
-        return self.near(node)
+            score = min(r.score for r in results) * node.weight
+            return _Result([s for r in results for s in r.spans], score)
+        return self.near(node, field)
 
-    def term(self, term: Term) -> _Result | None:
+    def term(self, term: Term, field: str | None) -> _Result | None:
         doc = self.doc
         spans = []
         score = 0.0
-        for i in doc.occurrences(term):
-            n = len(term.words)
-            spans.append(_Span(doc.position[i], doc.position[i + n - 1], (_Hit(i, n, term),)))
-            score += TITLE_WEIGHT if doc.field_of[i] == "title" else 1.0
+        for first, n in self.occurrences.get((term.words, term.mode), ()):
+            if field is not None and doc.field_of[first] != field:
+                continue
+            last = first + n - 1
+            spans.append(
+                _Span(
+                    doc.position[first],
+                    doc.position[last],
+                    doc.sentence[first],
+                    doc.sentence[last],
+                    (_Hit(first, n, term),),
+                )
+            )
+            score += term.weight * (TITLE_WEIGHT if doc.field_of[first] == "title" else 1.0)
         return _Result(spans, score) if spans else None
 
-    def near(self, node: Near) -> _Result | None:
-        left, right = self.eval(node.left), self.eval(node.right)
+    def near(self, node: Near, field: str | None) -> _Result | None:
+        left, right = self.eval(node.left, field), self.eval(node.right, field)
         if left is None or right is None:
             return None
         rights = sorted(right.spans, key=lambda s: s.lo)
         merged: dict[tuple[int, int], _Span] = {}
         for ls in left.spans:
             for rs in rights:
-                if rs.lo > ls.hi + node.distance + 1:
-                    break
-                gap = max(rs.lo - ls.hi - 1, ls.lo - rs.hi - 1, 0)
-                if gap <= node.distance:
+                if node.sentence:
+                    together = ls.s_lo == ls.s_hi == rs.s_lo == rs.s_hi
+                else:
+                    if rs.lo > ls.hi + node.distance + 1:
+                        break
+                    together = max(rs.lo - ls.hi - 1, ls.lo - rs.hi - 1, 0) <= node.distance
+                if together:
                     key = (min(ls.lo, rs.lo), max(ls.hi, rs.hi))
                     if key not in merged:
-                        merged[key] = _Span(key[0], key[1], ls.hits + rs.hits)
+                        merged[key] = _Span(
+                            key[0],
+                            key[1],
+                            min(ls.s_lo, rs.s_lo),
+                            max(ls.s_hi, rs.s_hi),
+                            ls.hits + rs.hits,
+                        )
         if not merged:
             return None
         spans = list(merged.values())
-        score = sum(TITLE_WEIGHT if s.lo < _FIELD_GAP else 1.0 for s in spans)
+        score = sum(TITLE_WEIGHT if s.lo < _FIELD_GAP else 1.0 for s in spans) * node.weight
         return _Result(spans, score)
 
 
-def match_document(topics: list[CompiledTopic], doc: Document) -> list[TopicMatch]:
-    """One TopicMatch for every topic whose query the document satisfies."""
-    matches = []
-    for ct in topics:
-        result = _Evaluator(doc).eval(ct.tree)
-        if result is None:
-            continue
-        score = 0.0 if result.score == inf else result.score
-        matches.append(_explain(ct.topic, doc, result, score))
-    return matches
-
-
-def match_topics(topics: list[CompiledTopic], title: str | None, text: str) -> list[TopicMatch]:
-    return match_document(topics, Document(title, text))
-
-
-def _explain(topic: Topic, doc: Document, result: _Result, score: float) -> TopicMatch:
+def _explain(topic: Topic, doc: Document, result: _Result) -> TopicMatch:
+    score = 0.0 if result.score == inf else round(result.score, 3)
+    sentences = {s.s_lo for s in result.spans}
     seen: set[tuple[int, int]] = set()
     hits: list[_Hit] = []
-    for span in sorted(result.spans, key=lambda s: s.lo):
+    for span in result.spans:
         for h in span.hits:
             if (h.tok, h.length) not in seen:
                 seen.add((h.tok, h.length))
@@ -199,30 +311,27 @@ def _explain(topic: Topic, doc: Document, result: _Result, score: float) -> Topi
                 field=field_name,
                 start=first.start,
                 end=last.end,
-                snippet=doc.sentence(field_name, first.start, last.end),
+                snippet=doc.snippet(field_name, first.start, last.end),
             )
         )
-    terms = tuple(dict.fromkeys(m.term for m in mentions))
-    snippet = _best_snippet(doc, result)
     return TopicMatch(
         topic=topic.name,
         version=topic.version,
         score=score,
-        matched=score >= topic.min_score,
-        terms=terms,
+        matched=score >= topic.min_score and len(sentences) >= topic.min_sentences,
+        terms=tuple(dict.fromkeys(m.term for m in mentions)),
         mentions=tuple(mentions),
-        snippet=snippet,
+        snippet=_best_snippet(doc, result),
+        sentences=len(sentences),
     )
 
 
 def _best_snippet(doc: Document, result: _Result) -> str | None:
     """The text around the first place the whole query held (text preferred to title)."""
-    spans = sorted(result.spans, key=lambda s: (s.lo < _FIELD_GAP, s.lo))
-    for span in spans:
+    for span in sorted(result.spans, key=lambda s: (s.lo < _FIELD_GAP, s.lo)):
         toks = [h.tok for h in span.hits] + [h.tok + h.length - 1 for h in span.hits]
         lo, hi = min(toks), max(toks)
         field_name = doc.field_of[lo]
-        if doc.field_of[hi] != field_name:
-            continue
-        return doc.sentence(field_name, doc.tokens[lo].start, doc.tokens[hi].end)
+        if doc.field_of[hi] == field_name:
+            return doc.snippet(field_name, doc.tokens[lo].start, doc.tokens[hi].end)
     return None

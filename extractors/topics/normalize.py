@@ -2,9 +2,15 @@
 
 Both the article and the query go through `normalize_word`, so whatever one
 side folds the other folds the same way: case, Unicode width (NFKC),
-diacritics, curly apostrophes, possessives ("Russia's" → russia). Hyphens,
-dashes and spaces all separate words, so "Kim Jong-un" = "Kim Jong Un".
-Offsets always point into the original text, for snippets.
+diacritics, curly apostrophes, possessives ("Russia's" → russia), and
+Russian inflection (Россия, России, Россией → one stem). Hyphens, dashes
+and spaces all separate words, so "Kim Jong-un" = "Kim Jong Un". Offsets
+always point into the original text, for snippets.
+
+Scripts without inflection by suffix-stripping get the matcher's help
+instead (see matcher.py): Korean words match as prefixes (북한 finds 북한군은)
+and Chinese/Japanese terms as substrings, since those languages do not put
+spaces between words.
 """
 
 from __future__ import annotations
@@ -14,12 +20,16 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Token", "normalize_word", "sentence_bounds", "tokenize"]
+import snowballstemmer
+
+__all__ = ["Token", "is_cjk", "is_hangul", "normalize_word", "sentence_bounds", "tokenize"]
 
 # A word: letters/digits, possibly joined by apostrophes (o'clock, Russia's).
 _WORD = re.compile(r"\w+(?:['’ʼ`]\w+)*")
 _APOSTROPHES = "'’ʼ`"
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"'”’»)\]]*\s+|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"'”’»)\]]*\s*(?=\S)|\n+")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_RUSSIAN = snowballstemmer.stemmer("russian")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,22 +39,37 @@ class Token:
     end: int
 
 
-@lru_cache(maxsize=65536)
+def is_hangul(word: str) -> bool:
+    return any("\uac00" <= c <= "\ud7a3" for c in word)
+
+
+def is_cjk(word: str) -> bool:
+    """Han ideographs or Japanese kana: languages written without spaces."""
+    return any(
+        "\u4e00" <= c <= "\u9fff" or "\u3040" <= c <= "\u30ff" or "\u3400" <= c <= "\u4dbf"
+        for c in word
+    )
+
+
+@lru_cache(maxsize=131072)
 def normalize_word(word: str) -> str:
-    """Fold one word: NFKC, case, diacritics, apostrophes, the possessive 's."""
+    """Fold one word: NFKC, case, diacritics, apostrophes, the possessive 's, Russian endings."""
     w = unicodedata.normalize("NFKC", word).casefold()
     for a in _APOSTROPHES[1:]:
         w = w.replace(a, "'")
     if w.endswith("'s"):
         w = w[:-2]
     w = w.replace("'", "")
-    if not w.isascii():
-        # Strip combining marks (é → e); NFC afterwards re-composes Hangul syllables.
-        decomposed = unicodedata.normalize("NFD", w)
-        w = unicodedata.normalize(
-            "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
-        )
-    return w
+    if w.isascii():
+        return w
+    if _CYRILLIC.search(w):
+        # й and ё carry meaning in Russian: stem before any diacritic folding.
+        return str(_RUSSIAN.stemWord(w.replace("ё", "е")))
+    # Strip combining marks (é → e); NFC afterwards re-composes Hangul syllables.
+    decomposed = unicodedata.normalize("NFD", w)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
 
 
 def tokenize(text: str) -> list[Token]:
