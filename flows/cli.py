@@ -253,7 +253,55 @@ def topics_check(
         )
 
 
-def _read_cases(path: Path) -> list[dict[str, Any]]:
+@topics_app.command("eval")
+def topics_eval(
+    cases: Annotated[
+        Path,
+        typer.Argument(
+            help='Labelled cases: {"id", "title", "text", "labels": {topic: true|false}}.'
+        ),
+    ],
+    topics: TopicsOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    min_precision: Annotated[
+        float, typer.Option(help="Exit 1 when a topic's precision is below this.")
+    ] = 0.0,
+    min_recall: Annotated[
+        float, typer.Option(help="Exit 1 when a topic's recall is below this.")
+    ] = 0.0,
+) -> None:
+    """Precision, recall and the misclassified cases of each topic on a labelled set."""
+    from extractors.topics.evaluate import evaluate
+    from flows.settings import load_topics
+
+    try:
+        compiled = load_topics(topics or default_topics())
+        rows = _read_cases(cases, labelled=True)
+    except ConfigError as e:
+        raise _fail(e, 2) from e
+    scores = evaluate(compiled, rows)
+    if fmt == "json":
+        for sc in scores:
+            sys.stdout.write(
+                json.dumps(vars(sc) | {"precision": sc.precision, "recall": sc.recall}) + "\n"
+            )
+    else:
+        table = Table("topic", "cases", "precision", "recall", "false positives", "false negatives")
+        for sc in scores:
+            table.add_row(
+                sc.topic,
+                str(sc.cases),
+                f"{sc.precision:.3f}",
+                f"{sc.recall:.3f}",
+                ", ".join(sc.false_positives) or "-",
+                ", ".join(sc.false_negatives) or "-",
+            )
+        out.print(table)
+    if any(sc.precision < min_precision or sc.recall < min_recall for sc in scores):
+        raise typer.Exit(1)
+
+
+def _read_cases(path: Path, *, labelled: bool = False) -> list[dict[str, Any]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
@@ -276,8 +324,22 @@ def _read_cases(path: Path) -> list[dict[str, Any]]:
             case.get("title") or "", str
         ):
             raise ConfigError('"title" and "text" must be strings', path=str(path), line=n)
+        labels = case.get("labels", {})
+        if labelled and not (
+            isinstance(labels, dict)
+            and labels
+            and all(isinstance(v, bool) for v in labels.values())
+        ):
+            raise ConfigError(
+                '"labels" must be an object of topic names to true or false', path=str(path), line=n
+            )
         cases.append(
-            {"id": case["id"], "title": case.get("title") or "", "text": case.get("text") or ""}
+            {
+                "id": case["id"],
+                "title": case.get("title") or "",
+                "text": case.get("text") or "",
+                "labels": labels,
+            }
         )
     return cases
 

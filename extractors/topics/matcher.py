@@ -286,7 +286,10 @@ class _Evaluator:
         if not merged:
             return None
         spans = list(merged.values())
-        score = sum(TITLE_WEIGHT if s.lo < _FIELD_GAP else 1.0 for s in spans) * node.weight
+        # One point per sentence where the sides meet (the headline counts double), so a
+        # sentence naming several terms of each side does not count many times.
+        sentences = {(s.s_lo, s.lo < _FIELD_GAP) for s in spans}
+        score = sum(TITLE_WEIGHT if in_title else 1.0 for _, in_title in sentences) * node.weight
         return _Result(spans, score)
 
 
