@@ -221,4 +221,5 @@ class PollBatch:
     articles: tuple[ArticleRecord, ...]
     # (feed_id, guid, article_id) for new entries whose article was stored before.
     linked: tuple[tuple[str, str, str], ...] = ()
+    topics: tuple[Topic, ...] = ()  # the topic definitions the articles were matched with
     flow_run_id: str | None = None

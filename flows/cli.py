@@ -125,6 +125,11 @@ def _print_summary(s: RunSummary) -> None:
         out.print(f"  {topic}: {n} new hits")
     for name, error in s.failed:
         out.print(f"  [red]failed[/red] {name}: {error}")
+    if s.stale_topics:
+        out.print(
+            f"[yellow]Topics changed since the last rescore: {', '.join(s.stale_topics)}.[/yellow]"
+            " Stored articles keep their old matches until you run 'feedwatch rescore'."
+        )
 
 
 @app.command()
@@ -178,6 +183,37 @@ def _print_top_hits(db: Path, limit: int = 10) -> None:
             ", ".join(r["terms"][:6]),
         )
     out.print(table)
+
+
+@app.command()
+def rescore(
+    topics: TopicsOpt = None,
+    db: DbOpt = DEFAULT_DB,
+    all_topics: Annotated[
+        bool, typer.Option("--all", help="Re-match every topic, changed or not.")
+    ] = False,
+) -> None:
+    """Re-match stored articles for topics changed since the last rescore (no refetching)."""
+    from flows.settings import load_topics
+
+    topics = topics or default_topics()
+    try:
+        load_topics(topics)
+    except ConfigError as e:
+        raise _fail(e, 2) from e
+    _prepare_prefect()
+    from flows.rescore import rescore_topics
+
+    try:
+        summary = rescore_topics(topics_path=str(topics), db=str(db), all_topics=all_topics)
+    except FeedwatchError as e:
+        raise _fail(e, 1) from e
+    if not summary.topics:
+        out.print("Every topic is up to date: nothing to re-match.")
+        return
+    out.print(f"Re-matched {summary.articles} stored articles in {summary.seconds:.1f} s:")
+    for topic, hits in summary.hits.items():
+        out.print(f"  {topic}: {hits} hits")
 
 
 @app.command()

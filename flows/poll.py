@@ -8,7 +8,6 @@ of the run however many feeds there are.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections import defaultdict
@@ -19,10 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import MissingContextError
 from prefect.runtime import flow_run
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
@@ -42,6 +40,7 @@ from extractors.models import (
     PollBatch,
 )
 from extractors.topics import TopicSet
+from flows.logs import run_logger
 from flows.settings import load_feeds_config, load_topics
 from warehouse.queries import FeedHealth
 from warehouse.store import Hit, LoadResult, Warehouse
@@ -50,13 +49,6 @@ __all__ = ["RunSummary", "poll_feeds"]
 
 TASK_WORKERS = 8  # Prefect task threads; requests in flight are capped by the Fetcher
 STORED_SOURCES = ("cli", "opml")  # feeds added outside feeds.yaml, polled alongside it
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    try:
-        return get_run_logger()
-    except MissingContextError:  # called outside a flow, e.g. task.fn() in a test
-        return logging.getLogger("feedwatch")
 
 
 @dataclass
@@ -77,6 +69,7 @@ class RunSummary:
     duplicate_articles: int = 0
     hits: list[Hit] = field(default_factory=list)
     unhealthy: list[FeedHealth] = field(default_factory=list)
+    stale_topics: list[str] = field(default_factory=list)  # changed since the last rescore
     seconds: float = 0.0
 
     def hits_per_topic(self) -> dict[str, int]:
@@ -128,9 +121,9 @@ def poll_feed(spec: FeedSpec, state: FeedState | None, fetcher: Fetcher) -> Feed
     except Exception as e:  # one broken feed must never stop the others
         status, transient, retry_after, message = _describe_failure(e)
         if isinstance(e, FeedwatchError):
-            _logger().warning("feed %s failed: %s", spec.name, message)
+            run_logger().warning("feed %s failed: %s", spec.name, message)
         else:
-            _logger().exception("feed %s: unexpected error", spec.name)
+            run_logger().exception("feed %s: unexpected error", spec.name)
         return FeedPoll(
             feed=spec,
             started_at=started,
@@ -178,7 +171,7 @@ def fetch_pages(
             r = fetcher.fetch_page(url)
             pages.append(PageFetch(url, entries, fetched_at, r.final_url, r.status, r.content))
         except FetchError as e:
-            _logger().warning("page %s: %s", url, e.reason)
+            run_logger().warning("page %s: %s", url, e.reason)
             pages.append(PageFetch(url, entries, fetched_at, status=e.status, error=e.reason))
     return pages
 
@@ -230,7 +223,7 @@ def poll_feeds(
     """Poll every due feed once (all enabled feeds with poll_all) and load what is new."""
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    log = _logger()
+    log = run_logger()
     config = load_feeds_config(feeds_path)
     topics = load_topics(topics_path)
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], flow_run_id=flow_run.get_id())
@@ -271,6 +264,7 @@ def poll_feeds(
         new_entries=tuple(new_entries),
         articles=tuple(records),
         linked=tuple(linked),
+        topics=tuple(ct.topic for ct in topics),
         flow_run_id=summary.flow_run_id,
     )
     result, health = load_batch(db, batch)
@@ -285,6 +279,13 @@ def poll_feeds(
     summary.duplicate_articles = result.duplicate_articles
     summary.hits = result.hits
     summary.unhealthy = [h for h in health if h.status in {"failing", "stale", "disabled"}]
+    summary.stale_topics = result.stale_topics
+    if result.stale_topics:
+        log.warning(
+            "topics changed since the last rescore: %s; stored articles still carry the old "
+            "matches (run 'feedwatch rescore')",
+            ", ".join(result.stale_topics),
+        )
     summary.seconds = round(time.monotonic() - t0, 2)
     create_markdown_artifact(
         key="poll-summary", markdown=summary_markdown(summary), description="What this poll did"
@@ -386,6 +387,14 @@ def summary_markdown(s: RunSummary) -> str:
         lines += ["## Failed in this run", "", "| feed | error |", "|---|---|"]
         lines += [f"| {name} | {_cell(err)[:200]} |" for name, err in s.failed]
         lines.append("")
+    if s.stale_topics:
+        lines += [
+            "## Topics changed since the last rescore",
+            "",
+            f"{', '.join(s.stale_topics)}: run `feedwatch rescore` (or the rescore-topics"
+            " deployment) to re-match stored articles.",
+            "",
+        ]
     if s.unhealthy:
         lines += ["## Feeds needing attention", "", "| feed | status | problem |", "|---|---|---|"]
         lines += [f"| {h.feed_id} | {h.status} | {_cell(h.problem)[:200]} |" for h in s.unhealthy]

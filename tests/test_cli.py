@@ -177,3 +177,18 @@ def test_demo_twice_adds_no_rows(tmp_path: Path) -> None:
     assert second.exit_code == 0, second.output
     assert "New entries: 0 · new articles: 0" in second.output
     assert rows() == before
+
+
+def test_topics_eval(tmp_path: Path) -> None:
+    dev = ROOT / "tests" / "data" / "topics_dev.jsonl"
+    result = feedwatch("topics", "eval", str(dev), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["topic"] == "dprk-russia" and row["cases"] >= 60
+    assert row["precision"] >= 0.95 and row["recall"] >= 0.95
+    # A bar nobody can reach fails the command, for use in CI of topic changes.
+    assert feedwatch("topics", "eval", str(dev), "--min-precision", "1.01").returncode == 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1, "text": "x", "labels": {"dprk-russia": "yes"}}\n')
+    result = feedwatch("topics", "eval", str(bad))
+    assert result.returncode == 2 and f"{bad}:1:" in result.stderr

@@ -97,6 +97,19 @@ CREATE TABLE IF NOT EXISTS topic_matches (
     PRIMARY KEY (article_id, topic, topic_version)
 );
 
+CREATE TABLE IF NOT EXISTS topics (
+    topic VARCHAR NOT NULL,              -- the topic's name in topics.yaml
+    version VARCHAR NOT NULL,            -- hash of its query, thresholds and the aliases it uses
+    query VARCHAR NOT NULL,              -- the query as written
+    min_score DOUBLE NOT NULL,           -- the score a match needs to be a hit
+    min_sentences INTEGER NOT NULL,      -- the sentences a match needs to be a hit
+    description VARCHAR,                 -- what the topic is about
+    first_seen_at TIMESTAMPTZ NOT NULL,  -- when feedwatch first ran with this version
+    current BOOLEAN NOT NULL,            -- true for the version topics.yaml held at the last poll or rescore
+    rescored_at TIMESTAMPTZ,             -- when every stored article was matched against this version; NULL: not yet
+    PRIMARY KEY (topic, version)
+);
+
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY,          -- feedwatch's id for one poll cycle
     flow_run_id VARCHAR,                 -- the Prefect flow run, when run under Prefect
@@ -109,3 +122,9 @@ CREATE TABLE IF NOT EXISTS runs (
     new_articles INTEGER NOT NULL,       -- articles stored for the first time
     hits INTEGER NOT NULL                -- new topic matches with matched = true
 );
+
+-- Topic matches of the current version of each topic: what analysts usually want.
+CREATE OR REPLACE VIEW current_topic_matches AS
+SELECT m.*
+FROM topic_matches m
+JOIN topics t ON t.topic = m.topic AND t.version = m.topic_version AND t.current;

@@ -26,6 +26,8 @@ from extractors.models import (
     FeedSpec,
     FeedState,
     PollBatch,
+    Topic,
+    TopicMatch,
 )
 from warehouse._duckdb import connect, transaction
 from warehouse.migrations import ensure_schema
@@ -52,6 +54,8 @@ class LoadResult:
     new_articles: int = 0
     duplicate_articles: int = 0  # fetched, but already stored under another URL or the same text
     hits: list[Hit] = field(default_factory=list)
+    # Topics whose current version has not been applied to the articles stored before it.
+    stale_topics: list[str] = field(default_factory=list)
 
 
 class Warehouse:
@@ -157,6 +161,7 @@ class Warehouse:
         result = LoadResult()
         now = datetime.now(UTC)
         with transaction(self.con):
+            result.stale_topics = self.register_topics(batch.topics, now)
             self._upsert_feeds(batch.feeds, batch.feed_source, now)
             self._record_polls(batch)
             ids, fresh = self._insert_articles(batch, result)
@@ -359,28 +364,7 @@ class Warehouse:
                 continue  # a copy of an article stored before or earlier in this batch
             pending.discard(aid)
             for m in r.matches:
-                rows.append(
-                    {
-                        "article_id": aid,
-                        "topic": m.topic,
-                        "topic_version": m.version,
-                        "score": m.score,
-                        "matched": m.matched,
-                        "terms": list(m.terms),
-                        "snippet": m.snippet,
-                        "mentions": [
-                            {
-                                "term": x.term,
-                                "field": x.field,
-                                "start_offset": x.start,
-                                "end_offset": x.end,
-                                "snippet": x.snippet,
-                            }
-                            for x in m.mentions
-                        ],
-                        "matched_at": now,
-                    }
-                )
+                rows.append(_match_row(aid, m, now))
                 if m.matched:
                     result.hits.append(
                         Hit(m.topic, m.score, aid, r.article.title, r.article.url, m.snippet)
@@ -420,11 +404,118 @@ class Warehouse:
             )
         self.con.register(name, pa.Table.from_pylist(rows, schema=self._schemas[table]))
 
+    # -- topic versions and re-scoring ----------------------------------------
+
+    def register_topics(self, topics: Sequence[Topic], now: datetime | None = None) -> list[str]:
+        """Record the current topic versions; return the topics that need a rescore.
+
+        A new version needs one when articles were stored before it: they were
+        matched with an older definition (or none). Call inside a transaction.
+        """
+        if not topics:
+            return []
+        now = now or datetime.now(UTC)
+        has_articles = self._count("articles") > 0
+        known = {
+            (t, v) for t, v in self.con.execute("SELECT topic, version FROM topics").fetchall()
+        }
+        self.con.execute(
+            "UPDATE topics SET current = false WHERE topic IN (SELECT unnest(?))",
+            [[t.name for t in topics]],
+        )
+        for t in topics:
+            if (t.name, t.version) in known:
+                self.con.execute(
+                    "UPDATE topics SET current = true WHERE topic = ? AND version = ?",
+                    [t.name, t.version],
+                )
+            else:
+                self.con.execute(
+                    "INSERT INTO topics VALUES (?, ?, ?, ?, ?, ?, ?, true, ?)",
+                    [
+                        t.name,
+                        t.version,
+                        t.query,
+                        t.min_score,
+                        t.min_sentences,
+                        t.description,
+                        now,
+                        None if has_articles else now,
+                    ],
+                )
+        rows = self.con.execute(
+            "SELECT topic FROM topics WHERE current AND rescored_at IS NULL ORDER BY topic"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def article_batches(self, size: int = 2000) -> Iterator[list[tuple[str, str | None, str]]]:
+        """(article_id, title, text) of every stored article, a batch at a time."""
+        last = ""
+        while True:
+            rows = self.con.execute(
+                "SELECT article_id, title, text FROM articles WHERE article_id > ?"
+                " ORDER BY article_id LIMIT ?",
+                [last, size],
+            ).fetchall()
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
+
+    def clear_matches(self, topics: Sequence[Topic]) -> None:
+        """Forget the stored matches of these topic versions (before re-matching them)."""
+        with transaction(self.con):
+            for t in topics:
+                self.con.execute(
+                    "DELETE FROM topic_matches WHERE topic = ? AND topic_version = ?",
+                    [t.name, t.version],
+                )
+
+    def insert_matches(self, matches: Sequence[tuple[str, TopicMatch]]) -> None:
+        """Store (article_id, match) pairs in one transaction."""
+        if not matches:
+            return
+        now = datetime.now(UTC)
+        with transaction(self.con):
+            self._stage(
+                "batch_matches", "topic_matches", [_match_row(a, m, now) for a, m in matches]
+            )
+            self.con.execute("INSERT INTO topic_matches BY NAME SELECT * FROM batch_matches")
+
+    def mark_rescored(self, topic: Topic) -> None:
+        self.con.execute(
+            "UPDATE topics SET rescored_at = now() WHERE topic = ? AND version = ?",
+            [topic.name, topic.version],
+        )
+
     def feed_health(self) -> list[FeedHealth]:
         return feed_health_of(self.con)
 
     def _count(self, table: str) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def _match_row(article_id: str, m: TopicMatch, now: datetime) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "topic": m.topic,
+        "topic_version": m.version,
+        "score": m.score,
+        "matched": m.matched,
+        "terms": list(m.terms),
+        "snippet": m.snippet,
+        "mentions": [
+            {
+                "term": x.term,
+                "field": x.field,
+                "start_offset": x.start,
+                "end_offset": x.end,
+                "snippet": x.snippet,
+            }
+            for x in m.mentions
+        ],
+        "matched_at": now,
+    }
 
 
 def _article_rows(

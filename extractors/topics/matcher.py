@@ -15,13 +15,14 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 from math import inf
 
 import ahocorasick
 
 from extractors.errors import TopicSyntaxError
 from extractors.models import Mention, Topic, TopicMatch
-from extractors.topics.normalize import Token, sentence_bounds, tokenize
+from extractors.topics.normalize import WORD, normalize_word, sentence_bounds
 from extractors.topics.query import And, Field, Near, Node, Not, Or, Term, all_terms, parse_query
 
 __all__ = ["CompiledTopic", "Document", "TopicSet", "compile_topic", "match_topics"]
@@ -55,52 +56,77 @@ def compile_topic(
 
 
 class Document:
-    """An article tokenised once for all topics: tokens, fields, positions, sentences."""
+    """An article prepared once for all topics.
+
+    The cheap part is done at once: words, their normalised forms and the
+    string the automaton scans. Character offsets and sentences are worked
+    out only when a query needs them (most articles match nothing).
+    """
 
     def __init__(self, title: str | None, text: str):
         self.fields = {"title": title or "", "text": text or ""}
-        self.tokens: list[Token] = []
-        self.field_of: list[str] = []
-        self.position: list[int] = []
-        self.sentence: list[int] = []
+        title_norms = [normalize_word(w) for w in WORD.findall(self.fields["title"])]
+        text_norms = [normalize_word(w) for w in WORD.findall(self.fields["text"])]
+        self.n_title = len(title_norms)
+        self.norms = title_norms + text_norms
+        # Tokens joined by spaces, the two fields apart, and where each token starts.
+        self.joined = " " + " ".join(title_norms) + " \n " + " ".join(text_norms) + " "
+        steps = [1] + [len(n) + 1 for n in title_norms] + [2] + [len(n) + 1 for n in text_norms]
+        offsets = list(accumulate(steps))
+        del offsets[self.n_title]  # the separator between the fields is not a token
+        self.offset_of = offsets[: len(self.norms)]
+        self._chars: list[tuple[int, int]] | None = None
+        self._sentence: list[int] | None = None
         self._bounds: dict[str, list[tuple[int, int]]] = {}
-        sentence_base = 0
-        for offset, name in ((0, "title"), (_FIELD_GAP, "text")):
-            bounds = sentence_bounds(self.fields[name])
-            self._bounds[name] = bounds
-            starts = [b[0] for b in bounds]
-            for i, tok in enumerate(tokenize(self.fields[name])):
-                self.tokens.append(tok)
-                self.field_of.append(name)
-                self.position.append(offset + i)
-                self.sentence.append(
-                    sentence_base + max(bisect.bisect_right(starts, tok.start) - 1, 0)
-                )
-            sentence_base += max(len(bounds), 1)
-        # The tokens joined by spaces, fields apart, for the automaton.
-        parts: list[str] = [" "]
-        self.offset_of: list[int] = []
-        length = 1
-        previous = "title"
-        for tok, name in zip(self.tokens, self.field_of, strict=True):
-            if name != previous:
-                parts.append("\n ")
-                length += 2
-                previous = name
-            self.offset_of.append(length)
-            parts.append(tok.norm)
-            parts.append(" ")
-            length += len(tok.norm) + 1
-        self.joined = "".join(parts)
+
+    def __len__(self) -> int:
+        return len(self.norms)
+
+    def field(self, i: int) -> str:
+        return "title" if i < self.n_title else "text"
+
+    def position(self, i: int) -> int:
+        """Word position; the text starts far from the title so NEAR never bridges them."""
+        return i if i < self.n_title else _FIELD_GAP + i - self.n_title
 
     def token_at(self, index: int) -> int:
         """The token whose normalised form covers this index of `joined`."""
         return max(bisect.bisect_right(self.offset_of, index) - 1, 0)
 
+    def chars(self, i: int) -> tuple[int, int]:
+        """(start, end) of token i in its field's original text."""
+        if self._chars is None:
+            self._chars = [
+                (m.start(), m.end())
+                for name in ("title", "text")
+                for m in WORD.finditer(self.fields[name])
+            ]
+        return self._chars[i]
+
+    def bounds(self, field_name: str) -> list[tuple[int, int]]:
+        if field_name not in self._bounds:
+            self._bounds[field_name] = sentence_bounds(self.fields[field_name])
+        return self._bounds[field_name]
+
+    def sentence(self, i: int) -> int:
+        """A document-wide sentence number for token i (title sentences first)."""
+        if self._sentence is None:
+            numbers: list[int] = []
+            base = 0
+            for name, lo, hi in (("title", 0, self.n_title), ("text", self.n_title, len(self))):
+                starts = [b[0] for b in self.bounds(name)]
+                numbers += [
+                    base + max(bisect.bisect_right(starts, self.chars(k)[0]) - 1, 0)
+                    for k in range(lo, hi)
+                ]
+                base += max(len(starts), 1)
+            self._sentence = numbers
+        return self._sentence[i]
+
     def snippet(self, field_name: str, start: int, end: int) -> str:
         """The sentence(s) of a field that hold the characters start…end."""
         text = self.fields[field_name]
-        bounds = self._bounds[field_name]
+        bounds = self.bounds(field_name)
         starts = [b[0] for b in bounds]
         i = max(bisect.bisect_right(starts, start) - 1, 0)
         j = max(bisect.bisect_right(starts, max(end - 1, start)) - 1, i)
@@ -157,13 +183,13 @@ class TopicSet:
     def find(self, doc: Document) -> dict[_Key, list[tuple[int, int]]]:
         """Every occurrence of every term: key → [(first token, token count)]."""
         found: dict[_Key, list[tuple[int, int]]] = defaultdict(list)
-        if self._empty or not doc.tokens:
+        if self._empty or not len(doc):
             return found
         for end, (pattern, keys) in self._automaton.iter(doc.joined):
             start = end - len(pattern) + 1
             first = doc.token_at(start + 1 if pattern.startswith(" ") else start)
             last = doc.token_at(end - 1 if pattern.endswith(" ") else end)
-            if doc.field_of[first] != doc.field_of[last]:
+            if doc.field(first) != doc.field(last):
                 continue
             for key in keys:
                 found[key].append((first, last - first + 1))
@@ -199,8 +225,8 @@ class _Hit:
 class _Span:
     lo: int  # word positions
     hi: int
-    s_lo: int  # sentence ids
-    s_hi: int
+    first: int  # token indices
+    last: int
     hits: tuple[_Hit, ...]
 
 
@@ -244,31 +270,32 @@ class _Evaluator:
         spans = []
         score = 0.0
         for first, n in self.occurrences.get((term.words, term.mode), ()):
-            if field is not None and doc.field_of[first] != field:
+            if field is not None and doc.field(first) != field:
                 continue
             last = first + n - 1
             spans.append(
-                _Span(
-                    doc.position[first],
-                    doc.position[last],
-                    doc.sentence[first],
-                    doc.sentence[last],
-                    (_Hit(first, n, term),),
-                )
+                _Span(doc.position(first), doc.position(last), first, last, (_Hit(first, n, term),))
             )
-            score += term.weight * (TITLE_WEIGHT if doc.field_of[first] == "title" else 1.0)
+            score += term.weight * (TITLE_WEIGHT if first < doc.n_title else 1.0)
         return _Result(spans, score) if spans else None
 
     def near(self, node: Near, field: str | None) -> _Result | None:
         left, right = self.eval(node.left, field), self.eval(node.right, field)
         if left is None or right is None:
             return None
+        doc = self.doc
         rights = sorted(right.spans, key=lambda s: s.lo)
         merged: dict[tuple[int, int], _Span] = {}
         for ls in left.spans:
             for rs in rights:
                 if node.sentence:
-                    together = ls.s_lo == ls.s_hi == rs.s_lo == rs.s_hi
+                    sentence = doc.sentence(ls.first)
+                    together = (
+                        sentence
+                        == doc.sentence(ls.last)
+                        == doc.sentence(rs.first)
+                        == doc.sentence(rs.last)
+                    )
                 else:
                     if rs.lo > ls.hi + node.distance + 1:
                         break
@@ -279,8 +306,8 @@ class _Evaluator:
                         merged[key] = _Span(
                             key[0],
                             key[1],
-                            min(ls.s_lo, rs.s_lo),
-                            max(ls.s_hi, rs.s_hi),
+                            min(ls.first, rs.first),
+                            max(ls.last, rs.last),
                             ls.hits + rs.hits,
                         )
         if not merged:
@@ -288,14 +315,14 @@ class _Evaluator:
         spans = list(merged.values())
         # One point per sentence where the sides meet (the headline counts double), so a
         # sentence naming several terms of each side does not count many times.
-        sentences = {(s.s_lo, s.lo < _FIELD_GAP) for s in spans}
+        sentences = {(doc.sentence(s.first), s.first < doc.n_title) for s in spans}
         score = sum(TITLE_WEIGHT if in_title else 1.0 for _, in_title in sentences) * node.weight
         return _Result(spans, score)
 
 
 def _explain(topic: Topic, doc: Document, result: _Result) -> TopicMatch:
     score = 0.0 if result.score == inf else round(result.score, 3)
-    sentences = {s.s_lo for s in result.spans}
+    sentences = {doc.sentence(s.first) for s in result.spans}
     seen: set[tuple[int, int]] = set()
     hits: list[_Hit] = []
     for span in result.spans:
@@ -306,15 +333,15 @@ def _explain(topic: Topic, doc: Document, result: _Result) -> TopicMatch:
     hits.sort(key=lambda h: h.tok)
     mentions = []
     for h in hits[:MAX_MENTIONS]:
-        first, last = doc.tokens[h.tok], doc.tokens[h.tok + h.length - 1]
-        field_name = doc.field_of[h.tok]
+        start, end = doc.chars(h.tok)[0], doc.chars(h.tok + h.length - 1)[1]
+        field_name = doc.field(h.tok)
         mentions.append(
             Mention(
                 term=str(h.term),
                 field=field_name,
-                start=first.start,
-                end=last.end,
-                snippet=doc.snippet(field_name, first.start, last.end),
+                start=start,
+                end=end,
+                snippet=doc.snippet(field_name, start, end),
             )
         )
     return TopicMatch(
@@ -334,7 +361,7 @@ def _best_snippet(doc: Document, result: _Result) -> str | None:
     for span in sorted(result.spans, key=lambda s: (s.lo < _FIELD_GAP, s.lo)):
         toks = [h.tok for h in span.hits] + [h.tok + h.length - 1 for h in span.hits]
         lo, hi = min(toks), max(toks)
-        field_name = doc.field_of[lo]
-        if doc.field_of[hi] == field_name:
-            return doc.snippet(field_name, doc.tokens[lo].start, doc.tokens[hi].end)
+        field_name = doc.field(lo)
+        if doc.field(hi) == field_name:
+            return doc.snippet(field_name, doc.chars(lo)[0], doc.chars(hi)[1])
     return None

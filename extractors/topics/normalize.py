@@ -22,10 +22,10 @@ from functools import lru_cache
 
 import snowballstemmer
 
-__all__ = ["Token", "is_cjk", "is_hangul", "normalize_word", "sentence_bounds", "tokenize"]
+__all__ = ["WORD", "Token", "is_cjk", "is_hangul", "normalize_word", "sentence_bounds", "tokenize"]
 
 # A word: letters/digits, possibly joined by apostrophes (o'clock, Russia's).
-_WORD = re.compile(r"\w+(?:['’ʼ`]\w+)*")
+WORD = re.compile(r"\w+(?:['’ʼ`]\w+)*")
 _APOSTROPHES = "'’ʼ`"
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"'”’»)\]]*\s*(?=\S)|\n+")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -73,7 +73,7 @@ def normalize_word(word: str) -> str:
 
 
 def tokenize(text: str) -> list[Token]:
-    return [Token(normalize_word(m.group()), m.start(), m.end()) for m in _WORD.finditer(text)]
+    return [Token(normalize_word(m.group()), m.start(), m.end()) for m in WORD.finditer(text)]
 
 
 def sentence_bounds(text: str) -> list[tuple[int, int]]:

@@ -1,0 +1,71 @@
+"""Topic versions and re-scoring stored articles without refetching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.demo import SiteServer
+from flows.poll import poll_feeds
+from flows.rescore import rescore_topics
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+
+def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_changed_topic_is_rescored_without_refetching(
+    site: SiteServer, demo_feeds: Path, topics_file: Path, db: Path, tmp_path: Path
+) -> None:
+    first = poll_feeds(str(demo_feeds), str(topics_file), str(db), poll_all=True)
+    assert first.new_articles == 20 and not first.stale_topics
+    hits_before = _rows(
+        db, "SELECT count(*) FROM current_topic_matches WHERE topic = 'dprk-russia' AND matched"
+    )[0][0]
+
+    # The analyst loosens the topic: one co-occurrence is now enough.
+    changed = tmp_path / "topics.yaml"
+    changed.write_text(topics_file.read_text().replace("min_score: 2", "min_score: 1", 1))
+    requests_before = len(site.requests)
+    again = poll_feeds(str(demo_feeds), str(changed), str(db), poll_all=True)
+    assert again.stale_topics == ["dprk-russia"]  # the poll warns
+
+    summary = rescore_topics(topics_path=str(changed), db=str(db))
+    assert summary.topics == ["dprk-russia"]  # only the changed topic
+    assert summary.articles == 20
+    pages_fetched = [
+        p for p, _, _ in site.requests[requests_before:] if not p.startswith("/feeds/")
+    ]
+    assert pages_fetched == []  # nothing was fetched again
+
+    versions = _rows(
+        db, "SELECT topic, current, rescored_at IS NOT NULL FROM topics ORDER BY topic, current"
+    )
+    assert versions == [
+        ("dprk-missiles", True, True),
+        ("dprk-russia", False, True),
+        ("dprk-russia", True, True),
+    ]
+    hits_after = _rows(
+        db, "SELECT count(*) FROM current_topic_matches WHERE topic = 'dprk-russia' AND matched"
+    )[0][0]
+    assert hits_after >= hits_before == 9
+    # Old matches stay, under their own version.
+    assert (
+        _rows(
+            db,
+            "SELECT count(DISTINCT topic_version) FROM topic_matches WHERE topic = 'dprk-russia'",
+        )[0][0]
+        == 2
+    )
+
+    assert rescore_topics(topics_path=str(changed), db=str(db)).topics == []  # up to date now
+    assert not poll_feeds(str(demo_feeds), str(changed), str(db), poll_all=True).stale_topics
