@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint check install clean
+.PHONY: demo test lint check bench install clean
 
 install: $(STAMP)
 
@@ -33,6 +33,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 check: lint test
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_topics.py
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache .mypy_cache .ruff_cache *.egg-info
