@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import trafilatura
 from lxml.etree import ParserError as LxmlParserError
 
-from extractors.dedup import content_hash, pick_canonical
+from extractors.dedup import content_hash, pick_canonical, signature
 from extractors.models import Article, EntryData, TextSource
 
 __all__ = ["detect_language", "extract_article"]
@@ -56,6 +56,7 @@ def extract_article(
         text=text,
         text_source=source,
         content_hash=content_hash(text) if text else "",
+        signature=signature(text),
     )
 
 

@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from urllib.parse import urlsplit, urlunsplit
 
 from courlan import normalize_url
 
-__all__ = ["article_id", "canonical_url", "content_hash", "pick_canonical"]
+__all__ = [
+    "NEAR_DUPLICATE",
+    "article_id",
+    "canonical_url",
+    "content_hash",
+    "lsh_bands",
+    "pick_canonical",
+    "signature",
+    "similarity",
+]
+
+# MinHash over word 4-shingles: 64 permutations in 32 bands of 2 rows make
+# almost every pair above 0.3 Jaccard a candidate; candidates are then checked
+# on their estimated containment (the share of the shorter text found in the
+# other), so a copy that drops or adds paragraphs still joins its story.
+NUM_PERM = 64
+BANDS = 32
+ROWS = NUM_PERM // BANDS
+SHINGLE = 4
+NEAR_DUPLICATE = 0.7
+MIN_WORDS = 40  # shorter texts (teasers, captions) say too little to cluster on
+_TRACKING = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|_gl|yclid|igshid|at_\w+|cmp|"
+    r"ito|ns_\w+|ocid|sr_share|smid|taid|guccounter|guce_\w+|rss|ref|ref_src|src|"
+    r"spm|share|s_cid)$",
+    re.IGNORECASE,
+)
 
 
 def canonical_url(url: str) -> str:
@@ -56,3 +83,59 @@ def content_hash(text: str) -> str:
     """Hash of the text with case, width and spacing differences folded away."""
     folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
     return hashlib.sha256(folded.encode()).hexdigest()[:32]
+
+
+def _shingles(text: str) -> list[bytes]:
+    words = unicodedata.normalize("NFKC", text).casefold().split()
+    words = ["".join(c for c in w if c.isalnum()) for w in words]
+    words = [w for w in words if w]
+    if len(words) < MIN_WORDS:
+        return []
+    return [" ".join(words[i : i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)]
+
+
+def signature(text: str) -> bytes:
+    """A MinHash signature of the text (b'' when the text is too short to compare)."""
+    shingles = _shingles(text)
+    if not shingles:
+        return b""
+    from datasketch import MinHash  # numpy-backed; imported where it is used
+
+    m = MinHash(num_perm=NUM_PERM, seed=7)
+    m.update_batch(shingles)
+    # The first value is the number of distinct shingles, for the containment estimate.
+    size = len(set(shingles)).to_bytes(8, "little")
+    return size + bytes(m.hashvalues.astype("<u8").tobytes())
+
+
+def _values(sig: bytes) -> list[int]:
+    return [int.from_bytes(sig[i : i + 8], "little") for i in range(8, len(sig), 8)]
+
+
+def lsh_bands(sig: bytes) -> list[int]:
+    """One hash per band of the signature: articles sharing a band are candidates."""
+    if not sig:
+        return []
+    values = _values(sig)
+    out = []
+    for b in range(BANDS):
+        digest = hashlib.blake2b(
+            repr(values[b * ROWS : (b + 1) * ROWS]).encode(), digest_size=8
+        ).digest()
+        out.append(int.from_bytes(digest, "little", signed=True))
+    return out
+
+
+def similarity(a: bytes, b: bytes) -> float:
+    """Estimated containment: the share of the shorter text's shingles found in the other.
+
+    From the MinHash estimate of Jaccard J and the two sizes:
+    |A ∩ B| = J (|A| + |B|) / (1 + J).
+    """
+    if not a or not b or len(a) != len(b):
+        return 0.0
+    va, vb = _values(a), _values(b)
+    jaccard = sum(x == y for x, y in zip(va, vb, strict=True)) / len(va)
+    size_a, size_b = int.from_bytes(a[:8], "little"), int.from_bytes(b[:8], "little")
+    shared = jaccard * (size_a + size_b) / (1 + jaccard)
+    return min(shared / max(min(size_a, size_b), 1), 1.0)

@@ -82,6 +82,7 @@ class Article:
     text: str
     text_source: TextSource
     content_hash: str
+    signature: bytes = b""  # MinHash of the text, for near-duplicates (b"" if too short)
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS articles (
     final_url VARCHAR NOT NULL,          -- where that link led after redirects
     canonical_url VARCHAR NOT NULL UNIQUE,  -- the page's rel=canonical, else final_url; tracking parameters and fragment removed
     content_hash VARCHAR NOT NULL,       -- hash of the case- and space-folded text ('' when there is no text)
-    cluster_id VARCHAR NOT NULL,         -- the story this article belongs to; its own article_id until copies are clustered
+    cluster_id VARCHAR NOT NULL,         -- the story: the article_id of the first stored copy of a near-duplicate text
+    signature BLOB,                      -- shingle count and MinHash of the text's word 4-shingles (65 × uint64), for near-duplicates
     feed_id VARCHAR NOT NULL,            -- the feed that first led to it (feeds.feed_id)
     title VARCHAR,                       -- the page's title (else the entry's)
     author VARCHAR,                      -- the page's author (else the entry's)
@@ -82,6 +83,12 @@ CREATE TABLE IF NOT EXISTS articles (
     fetch_error VARCHAR,                 -- why the page could not be fetched, when it could not
     fetched_at TIMESTAMPTZ NOT NULL,     -- when the page was fetched
     run_id VARCHAR NOT NULL              -- the poll run that stored it (runs.run_id)
+);
+
+CREATE TABLE IF NOT EXISTS article_bands (
+    band TINYINT NOT NULL,               -- which of the 32 bands of the MinHash signature
+    hash BIGINT NOT NULL,                -- hash of that band: articles sharing one are near-duplicate candidates
+    article_id VARCHAR NOT NULL          -- the article (articles.article_id)
 );
 
 CREATE TABLE IF NOT EXISTS topic_matches (

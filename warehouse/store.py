@@ -7,9 +7,10 @@ stored again; its entries point to the stored copy instead.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from extractors.decide import update_after_poll
+from extractors.dedup import NEAR_DUPLICATE, lsh_bands, similarity
 from extractors.dedup import article_id as make_article_id
 from extractors.models import (
     ArticleRecord,
@@ -46,6 +48,7 @@ class Hit:
     title: str | None
     url: str
     snippet: str | None
+    cluster_id: str = ""
 
 
 @dataclass
@@ -311,10 +314,55 @@ class Warehouse:
                 by_hash[a.content_hash] = new_id
             fresh.append(r)
         if fresh:
-            self._stage("batch_articles", "articles", _article_rows(fresh, ids, batch.run_id))
+            clusters = self._clusters(fresh, ids)
+            rows = _article_rows(fresh, ids, batch.run_id)
+            for row in rows:
+                row["cluster_id"] = clusters[row["article_id"]]
+            self._stage("batch_articles", "articles", rows)
             self.con.execute("INSERT INTO articles BY NAME SELECT * FROM batch_articles")
         result.new_articles = len(fresh)
         return ids, {ids[r.article.canonical_url] for r in fresh}
+
+    def _clusters(self, fresh: list[ArticleRecord], ids: dict[str, str]) -> dict[str, str]:
+        """article_id → cluster_id for new articles: the cluster of the most similar
+        stored (or earlier new) article above NEAR_DUPLICATE, else a cluster of its own.
+
+        Candidates come from shared LSH bands (article_bands), so the cost does
+        not grow with the size of the warehouse.
+        """
+        bands = {ids[r.article.canonical_url]: lsh_bands(r.article.signature) for r in fresh}
+        rows = [
+            {"band": i, "hash": h, "article_id": aid}
+            for aid, hashes in bands.items()
+            for i, h in enumerate(hashes)
+        ]
+        stored: dict[str, list[tuple[str, str, bytes]]] = defaultdict(list)
+        if rows:
+            self._stage("batch_bands", "article_bands", rows)
+            for new_id, old_id, cluster, sig in self.con.execute(
+                """
+                SELECT DISTINCT b.article_id, a.article_id, a.cluster_id, a.signature
+                FROM batch_bands b
+                JOIN article_bands s ON s.band = b.band AND s.hash = b.hash
+                JOIN articles a ON a.article_id = s.article_id
+                """
+            ).fetchall():
+                stored[new_id].append((old_id, cluster, sig))
+            self.con.execute("INSERT INTO article_bands SELECT * FROM batch_bands")
+        clusters: dict[str, str] = {}
+        seen: dict[tuple[int, int], list[tuple[str, bytes]]] = defaultdict(list)
+        for r in fresh:
+            aid, sig = ids[r.article.canonical_url], r.article.signature
+            candidates = list(stored.get(aid, []))
+            for i, h in enumerate(bands[aid]):
+                candidates += [(other, clusters[other], osig) for other, osig in seen[(i, h)]]
+                seen[(i, h)].append((aid, sig))
+            best = max(candidates, key=lambda c: similarity(sig, c[2]), default=None)
+            if best is not None and similarity(sig, best[2]) >= NEAR_DUPLICATE:
+                clusters[aid] = best[1]
+            else:
+                clusters[aid] = aid
+        return clusters
 
     def _insert_entries(self, batch: PollBatch, ids: dict[str, str], result: LoadResult) -> None:
         if not batch.new_entries:
@@ -369,6 +417,17 @@ class Warehouse:
                     result.hits.append(
                         Hit(m.topic, m.score, aid, r.article.title, r.article.url, m.snippet)
                     )
+        if result.hits:
+            cluster_of = dict(
+                self.con.execute(
+                    "SELECT article_id, cluster_id FROM articles WHERE article_id IN (SELECT unnest(?))",
+                    [[h.article_id for h in result.hits]],
+                ).fetchall()
+            )
+            result.hits = [
+                replace(h, cluster_id=cluster_of.get(h.article_id, h.article_id))
+                for h in result.hits
+            ]
         if not rows:
             return
         self._stage("batch_matches", "topic_matches", rows)
@@ -533,6 +592,7 @@ def _article_rows(
                 "canonical_url": a.canonical_url,
                 "content_hash": a.content_hash,
                 "cluster_id": aid,
+                "signature": a.signature or None,
                 "feed_id": r.feed_id,
                 "title": a.title,
                 "author": a.author,
