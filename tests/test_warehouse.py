@@ -126,3 +126,68 @@ def test_read_only_connection_refuses_writes(db: Path) -> None:
     with pytest.raises(duckdb.Error, match="read-only"):
         con.execute("DELETE FROM articles")
     con.close()
+
+
+def _describe(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """Everything about a schema that users and code rely on, order aside."""
+    columns = con.execute(
+        "SELECT table_name, column_name, data_type, is_nullable, column_default, comment"
+        " FROM duckdb_columns() WHERE NOT internal ORDER BY ALL"
+    ).fetchall()
+    constraints = con.execute(
+        "SELECT table_name, constraint_type, constraint_column_names FROM duckdb_constraints()"
+        " ORDER BY ALL"
+    ).fetchall()
+    views = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY ALL"
+    ).fetchall()
+    return {"columns": columns, "constraints": constraints, "views": views}
+
+
+def test_migrating_from_the_first_schema_equals_creating_fresh(tmp_path: Path) -> None:
+    from warehouse.migrations import schema_sql
+
+    old = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(old))
+    con.execute(schema_sql(1))
+    con.execute("INSERT INTO schema_migrations VALUES (1, now())")
+    con.execute(
+        "INSERT INTO feeds (feed_id, url, source, interval_seconds, created_at)"
+        " VALUES ('f', 'https://a.example/rss', 'config', 900, now())"
+    )
+    con.execute(
+        "INSERT INTO articles VALUES ('a1', 'u', 'u', 'https://a.example/1', 'h', 'a1', 'f',"
+        " 'Title', NULL, NULL, 'en', NULL, 'text', 'extracted', 4, 200, NULL, now(), 'r')"
+    )
+    con.close()
+
+    with Warehouse.open(old) as wh:
+        migrated = _describe(wh.con)
+        versions = wh.con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
+        feed = wh.con.execute(
+            "SELECT url, config_url, fetch_pages, redirect_count FROM feeds"
+        ).fetchall()
+        article = wh.con.execute("SELECT title, cluster_id, signature FROM articles").fetchall()
+    with Warehouse.open(tmp_path / "fresh.duckdb") as wh:
+        fresh = _describe(wh.con)
+    assert migrated == fresh
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+    assert feed == [("https://a.example/rss", "https://a.example/rss", True, 0)]  # data kept
+    assert article == [("Title", "a1", None)]
+
+
+def test_a_failing_step_leaves_the_warehouse_as_it_was(tmp_path: Path) -> None:
+    from warehouse.migrations import current_version, ensure_schema, schema_sql
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(schema_sql(1))
+    con.execute("INSERT INTO schema_migrations VALUES (1, now())")
+    # A leftover table where step 2 builds its new feeds table makes that step fail.
+    con.execute("CREATE TABLE feeds__new (x INTEGER)")
+    before = _describe(con)
+    with pytest.raises(WarehouseError, match="rolled back"):
+        ensure_schema(con)
+    assert _describe(con) == before
+    assert current_version(con) == 1
+    con.close()
