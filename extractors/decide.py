@@ -21,7 +21,6 @@ __all__ = [
     "REDIRECTS_TO_MOVE",
     "cache_lifetime",
     "is_due",
-    "is_stale",
     "next_due",
     "update_after_poll",
 ]
@@ -148,22 +147,3 @@ def update_after_poll(
         title=poll.title,
         site_url=poll.site_url,
     )
-
-
-def is_stale(
-    newest_entry: datetime | None,
-    usual_gap_seconds: float | None,
-    now: datetime,
-    *,
-    factor: float = 5.0,
-    floor: timedelta = timedelta(days=2),
-) -> bool:
-    """No new entry for much longer than the feed's usual gap between entries.
-
-    A feed needs a history (a usual gap) to be judged; quiet for `factor` ×
-    its usual gap, and at least `floor`, it is stale.
-    """
-    if newest_entry is None or usual_gap_seconds is None:
-        return False
-    quiet = now - newest_entry
-    return quiet > max(timedelta(seconds=usual_gap_seconds * factor), floor)

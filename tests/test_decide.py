@@ -11,7 +11,6 @@ from extractors.decide import (
     MAX_BACKOFF,
     cache_lifetime,
     is_due,
-    is_stale,
     next_due,
     update_after_poll,
 )
@@ -141,11 +140,3 @@ def test_validators_are_replaced_on_200_and_refreshed_on_304() -> None:
     assert u.etag == '"newer"'
     u = update_after_poll(state, _poll(ok=False, status=500))
     assert u.etag == '"old"'
-
-
-def test_stale() -> None:
-    daily = 86400.0
-    assert not is_stale(NOW - timedelta(days=3), daily, NOW)
-    assert is_stale(NOW - timedelta(days=6), daily, NOW)
-    assert not is_stale(NOW - timedelta(hours=12), 600, NOW)  # floor of two days
-    assert not is_stale(None, daily, NOW) and not is_stale(NOW, None, NOW)

@@ -151,3 +151,38 @@ def test_the_run_leaves_a_markdown_artifact(demo_feeds: Path, topics_file: Path,
     assert artifact.type == "markdown"
     assert f"Poll run `{summary.run_id}`" in str(artifact.data)
     assert "dprk-russia" in str(artifact.data)
+
+
+def test_views_answer_the_obvious_questions(demo_feeds: Path, topics_file: Path, db: Path) -> None:
+    _poll(demo_feeds, topics_file, db)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        hits = con.execute(
+            "SELECT title, link, outlet, published_at, snippet FROM topic_hits"
+            " WHERE topic = 'dprk-russia' ORDER BY published_at"
+        ).fetchall()
+        daily = con.execute(
+            "SELECT sum(articles), sum(stories) FROM daily_topic_counts WHERE topic = 'dprk-russia'"
+        ).fetchall()[0]
+        clusters = con.execute("SELECT count(*), sum(copies) FROM story_clusters").fetchall()[0]
+        first = con.execute(
+            "SELECT first_outlet, first_title FROM story_clusters ORDER BY first_published_at LIMIT 1"
+        ).fetchall()[0]
+        health = dict(con.execute("SELECT feed_id, status FROM feed_health").fetchall())
+    finally:
+        con.close()
+    assert len(hits) == 9
+    assert all(
+        outlet == "The Peninsula Monitor" and link.startswith("https://")
+        for _, link, outlet, _, _ in hits
+    )
+    assert hits[0][0].startswith("Video: Putin and Kim")  # June 2024, the earliest
+    assert daily == (9, 9)
+    assert clusters == (20, 20)  # twenty different stories, one copy each
+    assert first == (
+        "The Peninsula Monitor",
+        "Video: Putin and Kim sign partnership pact in Pyongyang",
+    )
+    # The demo's newest story is from 2025: both feeds have gone quiet for far longer
+    # than their usual gap between stories.
+    assert health == {"demo-latest": "stale", "demo-world": "stale"}

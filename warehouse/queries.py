@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from extractors.decide import is_stale
 from extractors.errors import ConfigError, WarehouseError
 from warehouse._duckdb import connect, is_read_only_violation, wrap_read_only
 
@@ -87,62 +86,14 @@ class FeedHealth:
         return ""
 
 
-_HEALTH_SQL = """
-WITH recent AS (
-    SELECT feed_id, coalesce(published_at, first_seen_at) AS t,
-           row_number() OVER (PARTITION BY feed_id ORDER BY coalesce(published_at, first_seen_at) DESC) AS n
-    FROM entries
-),
-gaps AS (
-    SELECT feed_id, epoch(t) - epoch(lag(t) OVER (PARTITION BY feed_id ORDER BY t)) AS gap
-    FROM recent WHERE n <= 30
-),
-usual AS (
-    SELECT feed_id, median(gap) AS gap, count(*) AS n FROM gaps WHERE gap IS NOT NULL GROUP BY feed_id
-),
-newest AS (SELECT feed_id, max(t) AS newest FROM recent GROUP BY feed_id)
-SELECT f.feed_id, f.url, f.source, f.error_count, f.last_error, f.disabled_reason,
-       f.last_polled_at, f.last_success_at, newest.newest,
-       CASE WHEN usual.n >= 3 THEN usual.gap END, f.next_due_at
-FROM feeds f LEFT JOIN usual USING (feed_id) LEFT JOIN newest USING (feed_id)
-ORDER BY f.feed_id
-"""
-
-
-def feed_health_of(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> list[FeedHealth]:
-    now = now or datetime.now(UTC)
-    out = []
-    for row in con.execute(_HEALTH_SQL).fetchall():
-        (feed_id, url, source, errors, last_error, disabled, polled, success, newest, gap, due) = (
-            row
-        )
-        if disabled:
-            status = "disabled"
-        elif errors:
-            status = "failing"
-        elif polled is None:
-            status = "new"
-        elif is_stale(newest, gap, now):
-            status = "stale"
-        else:
-            status = "ok"
-        out.append(
-            FeedHealth(
-                feed_id,
-                url,
-                source,
-                status,
-                errors,
-                last_error,
-                disabled,
-                polled,
-                success,
-                newest,
-                round(gap / 3600, 2) if gap is not None else None,
-                due,
-            )
-        )
-    return out
+def feed_health_of(con: duckdb.DuckDBPyConnection) -> list[FeedHealth]:
+    """Every feed's health, from the feed_health view (schema.sql holds the rules)."""
+    rows = con.execute(
+        "SELECT feed_id, url, source, status, error_count, last_error, disabled_reason,"
+        " last_polled_at, last_success_at, newest_entry_at, usual_gap_hours, next_due_at"
+        " FROM feed_health ORDER BY feed_id"
+    ).fetchall()
+    return [FeedHealth(*row) for row in rows]
 
 
 def feed_health(db: str | Path) -> list[FeedHealth]:

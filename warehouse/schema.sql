@@ -135,3 +135,81 @@ CREATE OR REPLACE VIEW current_topic_matches AS
 SELECT m.*
 FROM topic_matches m
 JOIN topics t ON t.topic = m.topic AND t.version = m.topic_version AND t.current;
+
+-- Topic hits, one row per matching article, with what an analyst reads first.
+CREATE OR REPLACE VIEW topic_hits AS
+SELECT m.topic,
+       a.published_at,
+       a.title,
+       a.canonical_url AS link,
+       coalesce(a.site_name, f.title, regexp_extract(a.canonical_url, '^https?://([^/]+)', 1)) AS outlet,
+       m.snippet,
+       m.score,
+       m.terms,
+       a.cluster_id,
+       a.language,
+       a.article_id,
+       m.topic_version
+FROM current_topic_matches m
+JOIN articles a USING (article_id)
+LEFT JOIN feeds f ON f.feed_id = a.feed_id
+WHERE m.matched;
+
+-- Hits per topic per day (by publication date, else fetch date): articles and distinct stories.
+CREATE OR REPLACE VIEW daily_topic_counts AS
+SELECT topic,
+       CAST(coalesce(h.published_at, a.fetched_at) AS DATE) AS day,
+       count(*) AS articles,
+       count(DISTINCT h.cluster_id) AS stories
+FROM topic_hits h JOIN articles a USING (article_id)
+GROUP BY ALL;
+
+-- Stories: each cluster of near-duplicate copies, who published first, and every copy.
+CREATE OR REPLACE VIEW story_clusters AS
+SELECT a.cluster_id,
+       count(*) AS copies,
+       min(a.published_at) AS first_published_at,
+       arg_min(coalesce(a.site_name, f.title, regexp_extract(a.canonical_url, '^https?://([^/]+)', 1)),
+               coalesce(a.published_at, a.fetched_at)) AS first_outlet,
+       arg_min(a.title, coalesce(a.published_at, a.fetched_at)) AS first_title,
+       list(struct_pack(title := a.title, link := a.canonical_url,
+                        outlet := coalesce(a.site_name, f.title),
+                        published_at := a.published_at)
+            ORDER BY coalesce(a.published_at, a.fetched_at)) AS articles
+FROM articles a LEFT JOIN feeds f ON f.feed_id = a.feed_id
+GROUP BY a.cluster_id;
+
+-- Feed health: failing (last poll failed), stale (quiet for five times its usual gap between
+-- entries, and at least two days), disabled, new (never polled) or ok.
+CREATE OR REPLACE VIEW feed_health AS
+WITH recent AS (
+    SELECT feed_id, coalesce(published_at, first_seen_at) AS t,
+           row_number() OVER (PARTITION BY feed_id ORDER BY coalesce(published_at, first_seen_at) DESC) AS n
+    FROM entries
+),
+gaps AS (
+    SELECT feed_id, epoch(t) - epoch(lag(t) OVER (PARTITION BY feed_id ORDER BY t)) AS gap
+    FROM recent WHERE n <= 30
+),
+usual AS (
+    SELECT feed_id, median(gap) AS gap, count(*) AS n FROM gaps WHERE gap IS NOT NULL GROUP BY feed_id
+),
+newest AS (SELECT feed_id, max(t) AS newest_entry_at FROM recent GROUP BY feed_id)
+SELECT f.feed_id,
+       f.url,
+       f.source,
+       CASE WHEN f.disabled_reason IS NOT NULL THEN 'disabled'
+            WHEN f.error_count > 0 THEN 'failing'
+            WHEN f.last_polled_at IS NULL THEN 'new'
+            WHEN usual.n >= 3 AND now() - newest.newest_entry_at
+                 > greatest(to_seconds(CAST(usual.gap * 5 AS BIGINT)), INTERVAL 2 DAY) THEN 'stale'
+            ELSE 'ok' END AS status,
+       f.error_count,
+       f.last_error,
+       f.disabled_reason,
+       f.last_polled_at,
+       f.last_success_at,
+       newest.newest_entry_at,
+       CASE WHEN usual.n >= 3 THEN round(usual.gap / 3600, 2) END AS usual_gap_hours,
+       f.next_due_at
+FROM feeds f LEFT JOIN usual USING (feed_id) LEFT JOIN newest USING (feed_id);
