@@ -125,6 +125,13 @@ def _print_summary(s: RunSummary) -> None:
         out.print(f"  {topic}: {n} new hits")
     for name, error in s.failed:
         out.print(f"  [red]failed[/red] {name}: {error}")
+    if s.spooled_loaded:
+        out.print(f"Loaded {s.spooled_loaded} batches spooled by earlier runs.")
+    if s.spooled:
+        out.print(
+            "[yellow]The warehouse was held by another process:[/yellow] this run's batch is"
+            " spooled beside it and loads at the next run; nothing is lost."
+        )
     if s.stale_topics:
         out.print(
             f"[yellow]Topics changed since the last rescore: {', '.join(s.stale_topics)}.[/yellow]"

@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from extractors.articles import extract_article
 from extractors.decide import cache_lifetime, is_due
 from extractors.dedup import canonical_url
-from extractors.errors import FeedwatchError, FetchError
+from extractors.errors import FeedwatchError, FetchError, WarehouseError, WarehouseLockedError
 from extractors.feeds import parse_feed
 from extractors.http import Fetcher
 from extractors.models import (
@@ -42,6 +43,7 @@ from extractors.models import (
 from extractors.topics import TopicSet
 from flows.logs import run_logger
 from flows.settings import load_feeds_config, load_topics
+from warehouse import spool
 from warehouse.queries import FeedHealth
 from warehouse.store import Hit, LoadResult, Warehouse
 
@@ -69,6 +71,8 @@ class RunSummary:
     duplicate_articles: int = 0
     hits: list[Hit] = field(default_factory=list)
     unhealthy: list[FeedHealth] = field(default_factory=list)
+    spooled: bool = False  # the warehouse was held: the batch waits in the spool
+    spooled_loaded: int = 0  # batches of earlier runs loaded at the start of this one
     stale_topics: list[str] = field(default_factory=list)  # changed since the last rescore
     seconds: float = 0.0
 
@@ -199,9 +203,57 @@ def extract_and_detect(pages: list[PageFetch], topics: TopicSet) -> list[Article
 
 
 @task(name="load-batch", cache_policy=NO_CACHE)
-def load_batch(db: str, batch: PollBatch) -> tuple[LoadResult, list[FeedHealth]]:
-    with Warehouse.open(db) as wh:
-        return wh.load(batch), wh.feed_health()
+def load_batch(db: str, batch: PollBatch) -> tuple[LoadResult | None, list[FeedHealth]]:
+    """Load the batch in one transaction; spool it when another process holds the file."""
+    try:
+        with Warehouse.open(db) as wh:
+            return wh.load(batch), wh.feed_health()
+    except WarehouseLockedError as e:
+        path = spool.write(db, batch)
+        run_logger().warning("%s; batch kept in %s, to load at the next run", e, path)
+        return None, []
+
+
+@task(name="load-spooled", cache_policy=NO_CACHE)
+def load_spooled(db: str) -> int:
+    """Load batches spooled by earlier runs, oldest first. Returns how many were loaded."""
+    loaded = 0
+    for path in spool.pending(db):
+        try:
+            with Warehouse.open(db) as wh:
+                wh.load(spool.read(path))
+        except WarehouseLockedError:
+            break  # still held: they wait for the next run
+        spool.remove(path)
+        loaded += 1
+    if loaded:
+        run_logger().info("loaded %d spooled batches", loaded)
+    return loaded
+
+
+class _State:
+    """What the run knows from the warehouse; empty when it cannot be read at all."""
+
+    def __init__(self, db: str):
+        self.db = db
+        self.readable = True
+
+    @contextmanager
+    def session(self) -> Iterator[Warehouse | None]:
+        """Read-write if possible, else read-only beside another reader, else nothing."""
+        try:
+            with Warehouse.open(self.db) as wh:
+                yield wh
+                return
+        except WarehouseLockedError:
+            pass
+        try:
+            with Warehouse.open(self.db, read_only=True) as wh:
+                yield wh
+                return
+        except WarehouseError:
+            self.readable = False
+            yield None
 
 
 def _run_name() -> str:
@@ -228,11 +280,18 @@ def poll_feeds(
     topics = load_topics(topics_path)
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], flow_run_id=flow_run.get_id())
 
-    with Warehouse.open(db) as wh:
-        states = wh.feed_states()
-        configured = {s.name for s in config.feeds}
-        # feeds.yaml wins over a stored feed of the same name.
-        extra = [s for s, _ in wh.stored_feeds(STORED_SOURCES) if s.name not in configured]
+    summary.spooled_loaded = load_spooled(db)
+    state = _State(db)
+    configured = {s.name for s in config.feeds}
+    states: dict[str, FeedState] = {}
+    extra: list[FeedSpec] = []
+    with state.session() as wh:
+        if wh is not None:
+            states = wh.feed_states()
+            # feeds.yaml wins over a stored feed of the same name.
+            extra = [s for s, _ in wh.stored_feeds(STORED_SOURCES) if s.name not in configured]
+    if not state.readable:
+        log.warning("the warehouse is held by another process: polling without its state")
     specs = config.feeds + extra
     due = [s for s in specs if is_due(s, states.get(s.name), started, poll_all=poll_all)]
     summary.feeds_due, summary.feeds_skipped = len(due), len(specs) - len(due)
@@ -242,9 +301,11 @@ def poll_feeds(
         groups = _groups([(s, states.get(s.name)) for s in due], TASK_WORKERS)
         futures = [poll_group.submit(_label(g), g, fetcher) for g in groups]
         polls = [p for f in futures for p in f.result()]
-        with Warehouse.open(db) as wh:
-            new_entries = wh.unknown_entries([p for p in polls if p.ok])
+        with state.session() as wh:
             fetch_feeds = {s.name for s in due if s.fetch_pages}
+            new_entries = (
+                wh.unknown_entries([p for p in polls if p.ok]) if wh else _all_entries(polls)
+            )
             to_fetch, to_keep, linked = _plan_pages(wh, new_entries, fetch_feeds)
         page_futures = [
             fetch_pages.submit(host, items, fetcher) for host, items in _by_host(to_fetch).items()
@@ -267,7 +328,10 @@ def poll_feeds(
         topics=tuple(ct.topic for ct in topics),
         flow_run_id=summary.flow_run_id,
     )
-    result, health = load_batch(db, batch)
+    loaded, health = load_batch(db, batch)
+    if loaded is None:
+        summary.spooled = True
+    result = loaded or LoadResult()
 
     summary.feeds_polled = len(polls)
     summary.not_modified = sum(p.status == 304 for p in polls)
@@ -320,8 +384,18 @@ def _label(group: list[tuple[FeedSpec, FeedState | None]]) -> str:
 Pages = dict[str, tuple[tuple[str, EntryData], ...]]
 
 
+def _all_entries(polls: Sequence[FeedPoll]) -> list[tuple[str, EntryData]]:
+    """Every entry, first occurrence only: what is new when the warehouse cannot tell."""
+    seen: dict[tuple[str, str], EntryData] = {}
+    for p in polls:
+        if p.ok:
+            for e in p.entries:
+                seen.setdefault((p.feed.name, e.guid), e)
+    return [(feed_id, e) for (feed_id, _), e in seen.items()]
+
+
 def _plan_pages(
-    wh: Warehouse, new_entries: Sequence[tuple[str, EntryData]], fetch_feeds: set[str]
+    wh: Warehouse | None, new_entries: Sequence[tuple[str, EntryData]], fetch_feeds: set[str]
 ) -> tuple[Pages, Pages, list[tuple[str, str, str]]]:
     """Group new entries by the page they lead to; skip pages stored already.
 
@@ -338,7 +412,7 @@ def _plan_pages(
         key = canonical_url(entry.link)
         first_url.setdefault(key, entry.link)
         groups[key].append((feed_id, entry))
-    stored = wh.stored_canonical_urls(list(groups))
+    stored = wh.stored_canonical_urls(list(groups)) if wh else {}
     linked = [
         (feed_id, entry.guid, stored[key])
         for key, items in groups.items()
@@ -387,6 +461,14 @@ def summary_markdown(s: RunSummary) -> str:
         lines += ["## Failed in this run", "", "| feed | error |", "|---|---|"]
         lines += [f"| {name} | {_cell(err)[:200]} |" for name, err in s.failed]
         lines.append("")
+    if s.spooled:
+        lines += [
+            "## Warehouse busy",
+            "",
+            "Another process held the warehouse: this batch waits in the spool and loads at the"
+            " next run. The counts above are what the next run will load, at most.",
+            "",
+        ]
     if s.stale_topics:
         lines += [
             "## Topics changed since the last rescore",

@@ -71,10 +71,12 @@ class Warehouse:
 
     @classmethod
     @contextmanager
-    def open(cls, path: str | Path) -> Iterator[Warehouse]:
-        con = connect(path)
+    def open(cls, path: str | Path, *, read_only: bool = False) -> Iterator[Warehouse]:
+        """A session on the file; read_only to read while another reader holds it."""
+        con = connect(path, read_only=read_only)
         try:
-            ensure_schema(con)
+            if not read_only:
+                ensure_schema(con)
             yield cls(con, Path(path))
         finally:
             con.close()
@@ -164,6 +166,11 @@ class Warehouse:
         result = LoadResult()
         now = datetime.now(UTC)
         with transaction(self.con):
+            done = self.con.execute(
+                "SELECT count(*) FROM runs WHERE run_id = ?", [batch.run_id]
+            ).fetchall()[0][0]
+            if done:  # loaded before (a spooled batch whose file outlived its commit)
+                return result
             result.stale_topics = self.register_topics(batch.topics, now)
             self._upsert_feeds(batch.feeds, batch.feed_source, now)
             self._record_polls(batch)
@@ -239,7 +246,11 @@ class Warehouse:
             for p in batch.polls
         ]
         self._stage("batch_fetches", "feed_fetches", fetches)
-        self.con.execute("INSERT INTO feed_fetches BY NAME SELECT * FROM batch_fetches")
+        # Idempotent, like every part of a load: a spooled batch may be loaded twice.
+        self.con.execute(
+            "INSERT INTO feed_fetches BY NAME SELECT * FROM batch_fetches b WHERE NOT EXISTS"
+            " (SELECT 1 FROM feed_fetches f WHERE f.run_id = b.run_id AND f.feed_id = b.feed_id)"
+        )
         updates = []
         for p in batch.polls:
             u = update_after_poll(states.get(p.feed.name), p)

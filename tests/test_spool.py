@@ -1,0 +1,111 @@
+"""Nothing lost: a held warehouse spools the batch; killed runs leave no duplicate."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.poll import poll_feeds
+from warehouse import spool
+from warehouse.store import Warehouse
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+
+@contextmanager
+def held(db: Path, *, read_only: bool) -> Iterator[None]:
+    """Another process (an analyst's session) holding the file open."""
+    code = (
+        "import duckdb, sys, time\n"
+        f"con = duckdb.connect({str(db)!r}, read_only={read_only})\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        yield
+    finally:
+        proc.communicate(timeout=30)  # closing stdin lets it exit
+
+
+def _counts(db: Path) -> dict[str, int]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {
+            "entries": con.execute("SELECT count(*) FROM entries").fetchall()[0][0],
+            "articles": con.execute("SELECT count(*) FROM articles").fetchall()[0][0],
+            "matches": con.execute("SELECT count(*) FROM topic_matches").fetchall()[0][0],
+            "fetches_dup": con.execute(
+                "SELECT count(*) FROM (SELECT run_id, feed_id FROM feed_fetches GROUP BY ALL HAVING count(*) > 1)"
+            ).fetchall()[0][0],
+        }
+    finally:
+        con.close()
+
+
+EXPECTED = {"entries": 24, "articles": 20, "fetches_dup": 0}
+
+
+@pytest.mark.parametrize("read_only", [True, False], ids=["reader-holds", "writer-holds"])
+def test_a_held_warehouse_spools_and_the_next_run_loads_it(
+    demo_feeds: Path, topics_file: Path, db: Path, read_only: bool
+) -> None:
+    with Warehouse.open(db):  # an empty warehouse, as after installing
+        pass
+    with held(db, read_only=read_only):
+        busy = poll_feeds(str(demo_feeds), str(topics_file), str(db), poll_all=True)
+        assert busy.spooled, busy
+        assert busy.pages_fetched == 21
+        assert len(spool.pending(db)) == 1
+    after = poll_feeds(str(demo_feeds), str(topics_file), str(db), poll_all=True)
+    assert after.spooled_loaded == 1 and not after.spooled
+    assert spool.pending(db) == []
+    counts = _counts(db)
+    assert {k: counts[k] for k in EXPECTED} == EXPECTED
+    assert counts["matches"] > 0
+
+
+def test_killed_runs_leave_no_duplicates_and_no_half_batch(
+    demo_feeds: Path, topics_file: Path, db: Path, tmp_path: Path
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    env = dict(os.environ, PREFECT_API_URL=str(PREFECT_API_URL.value()))
+    script = (
+        "import sys\n"
+        "from flows.poll import poll_feeds\n"
+        "poll_feeds(sys.argv[1], sys.argv[2], sys.argv[3], poll_all=True)\n"
+    )
+    rng = random.Random(20)
+    kills = 0
+    for _ in range(6):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script, str(demo_feeds), str(topics_file), str(db)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.5, 4.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 3
+    poll_feeds(str(demo_feeds), str(topics_file), str(db), poll_all=True)
+    counts = _counts(db)
+    assert {k: counts[k] for k in EXPECTED} == EXPECTED
+    leftovers = list(spool.spool_dir(db).glob("*")) if spool.spool_dir(db).exists() else []
+    assert leftovers == []
