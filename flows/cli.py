@@ -172,10 +172,12 @@ def demo(
 
 
 def _print_top_hits(db: Path, limit: int = 10) -> None:
-    from warehouse.queries import top_hits
+    from warehouse.queries import top_hits_of
+    from warehouse.store import Warehouse
 
-    try:
-        rows = top_hits(db, limit=limit)
+    try:  # the demo is the warehouse's writer: a short session of its own
+        with Warehouse.open(db) as wh:
+            rows = top_hits_of(wh.con, limit=limit)
     except WarehouseError as e:
         raise _fail(e, 1) from e
     table = Table(title=f"Top hits in {db}", title_justify="left")
@@ -186,7 +188,7 @@ def _print_top_hits(db: Path, limit: int = 10) -> None:
             r["topic"],
             f"{r['score']:g}",
             f"{r['published_at']:%Y-%m-%d}" if r["published_at"] else "",
-            r["title"] or r["canonical_url"],
+            r["title"] or r["link"],
             ", ".join(r["terms"][:6]),
         )
     out.print(table)
@@ -385,6 +387,48 @@ def _read_cases(path: Path, *, labelled: bool = False) -> list[dict[str, Any]]:
             }
         )
     return cases
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write into.")],
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Write every table and view to Parquet or CSV files, for long analyses."""
+    from warehouse.export import export as run_export
+
+    try:
+        counts = run_export(db, out, fmt)
+    except ConfigError as e:
+        raise _fail(e, 2) from e
+    except FeedwatchError as e:
+        raise _fail(e, 1) from e
+    for name, rows in counts.items():
+        sys.stdout.write(f"{out / (name + '.' + fmt)}: {rows} rows\n")
+
+
+@app.command()
+def prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age, such as 180d, 26w or 1y.")
+    ] = "180d",
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Drop the text of old articles; keep what deduplication and analysis need."""
+    from warehouse.export import parse_age
+    from warehouse.export import prune as run_prune
+
+    try:
+        pruned = run_prune(db, parse_age(older_than))
+    except ConfigError as e:
+        raise _fail(e, 2) from e
+    except FeedwatchError as e:
+        raise _fail(e, 1) from e
+    sys.stdout.write(
+        f"Dropped the text of {pruned['articles']} articles and the feed text of "
+        f"{pruned['entries']} entries older than {older_than}.\n"
+    )
 
 
 FeedsFileOpt = Annotated[

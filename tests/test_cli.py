@@ -192,3 +192,40 @@ def test_topics_eval(tmp_path: Path) -> None:
     bad.write_text('{"id": 1, "text": "x", "labels": {"dprk-russia": "yes"}}\n')
     result = feedwatch("topics", "eval", str(bad))
     assert result.returncode == 2 and f"{bad}:1:" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_export_and_prune(tmp_path: Path) -> None:
+    db = tmp_path / "demo.duckdb"
+    demo = runner.invoke(app, ["demo", "--db", str(db)])
+    assert demo.exit_code == 0, demo.output
+    for fmt in ("parquet", "csv"):
+        out = tmp_path / fmt
+        result = feedwatch("export", "--db", str(db), "--format", fmt, "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        con = duckdb.connect()
+        reader = "read_parquet" if fmt == "parquet" else "read_csv_auto"
+        assert con.execute(f"SELECT count(*) FROM {reader}('{out}/articles.{fmt}')").fetchall() == [
+            (20,)
+        ]
+        assert (
+            con.execute(f"SELECT count(*) FROM {reader}('{out}/topic_hits.{fmt}')").fetchall()[0][0]
+            >= 9
+        )
+        con.close()
+    assert (
+        feedwatch("export", "--db", str(db), "--format", "xml", "--out", str(tmp_path)).returncode
+        == 2
+    )
+
+    result = feedwatch("prune", "--db", str(db), "--older-than", "0d")
+    assert result.returncode == 0 and "Dropped the text of 20 articles" in result.stdout
+    con = duckdb.connect(str(db), read_only=True)
+    left = con.execute(
+        "SELECT count(*) FILTER (text <> ''), count(*) FILTER (signature IS NOT NULL),"
+        " (SELECT count(*) FROM topic_matches) FROM articles"
+    ).fetchall()[0]
+    con.close()
+    assert left[0] == 0 and left[1] == 20 and left[2] > 0  # text gone; dedup and matches stay
+    assert feedwatch("prune", "--db", str(db), "--older-than", "soon").returncode == 2

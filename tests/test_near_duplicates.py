@@ -77,3 +77,21 @@ def test_the_warehouse_clusters_copies_within_and_across_loads(db: Path) -> None
         groups.setdefault(c["group"], set()).add(cluster[c["id"]])
     assert all(len(ids) == 1 for ids in groups.values()), groups  # each story is one cluster
     assert len({next(iter(ids)) for ids in groups.values()}) == len(groups)  # and stories differ
+
+
+def test_pruned_articles_still_gather_their_copies(db: Path) -> None:
+    from datetime import timedelta
+
+    from warehouse.export import prune
+
+    with Warehouse.open(db) as wh:
+        wh.load(_batch([c for c in CASES if c["id"] == "g1-wire"], "run-1"))
+    pruned = prune(db, timedelta(0), now=datetime.now(UTC) + timedelta(seconds=1))
+    assert pruned["articles"] == 1
+    with Warehouse.open(db) as wh:
+        wh.load(_batch([c for c in CASES if c["id"] == "g1-trimmed"], "run-2"))
+        rows = wh.con.execute(
+            "SELECT text_source, text, cluster_id FROM articles ORDER BY fetched_at"
+        ).fetchall()
+    assert rows[0][:2] == ("pruned", "")
+    assert rows[0][2] == rows[1][2]  # the later copy still joins the pruned story

@@ -12,7 +12,7 @@ import duckdb
 from extractors.errors import ConfigError, WarehouseError
 from warehouse._duckdb import connect, is_read_only_violation, wrap_read_only
 
-__all__ = ["FeedHealth", "feed_health", "feed_health_of", "run_read_only", "top_hits"]
+__all__ = ["FeedHealth", "feed_health", "feed_health_of", "run_read_only", "top_hits_of"]
 
 
 def run_read_only(db: str | Path, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -33,27 +33,22 @@ def run_read_only(db: str | Path, query: str) -> tuple[list[str], list[tuple[Any
         con.close()
 
 
-def top_hits(db: str | Path, limit: int = 10) -> list[dict[str, Any]]:
-    """The strongest topic hits, newest version of each topic first."""
-    con = connect(db, read_only=True)
-    try:
-        cursor = con.execute(
-            """
-            SELECT m.topic, m.score, m.terms, m.snippet, a.title, a.canonical_url,
-                   a.published_at
-            FROM topic_matches m JOIN articles a USING (article_id)
-            WHERE m.matched
-            ORDER BY m.score DESC, a.published_at DESC
-            LIMIT ?
-            """,
-            [limit],
+def top_hits_of(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[dict[str, Any]]:
+    """The strongest hits of the current topic versions, one per story."""
+    cursor = con.execute(
+        """
+        SELECT topic, score, terms, snippet, title, link, published_at, outlet
+        FROM (
+            SELECT DISTINCT ON (topic, cluster_id) * FROM topic_hits
+            ORDER BY topic, cluster_id, score DESC
         )
-        columns = [d[0] for d in cursor.description or []]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-    except duckdb.Error as e:
-        raise WarehouseError(f"{db}: {e}") from e
-    finally:
-        con.close()
+        ORDER BY score DESC, published_at DESC
+        LIMIT ?
+        """,
+        [limit],
+    )
+    columns = [d[0] for d in cursor.description or []]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 @dataclass(frozen=True)

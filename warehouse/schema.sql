@@ -77,8 +77,8 @@ CREATE TABLE IF NOT EXISTS articles (
     language VARCHAR,                    -- ISO 639-1 code detected from the text
     site_name VARCHAR,                   -- the outlet's name, as the page declares it
     text VARCHAR NOT NULL,               -- the article's text ('' when none could be had)
-    text_source VARCHAR NOT NULL,        -- where text came from: 'extracted', 'feed_content', 'feed_summary' or 'none'
-    text_chars INTEGER NOT NULL,         -- length of text in characters
+    text_source VARCHAR NOT NULL,        -- where text came from: 'extracted', 'feed_content', 'feed_summary', 'none', or 'pruned' (text dropped by retention)
+    text_chars INTEGER NOT NULL,         -- length of the text in characters when stored (kept after pruning)
     fetch_status INTEGER,                -- HTTP status of the page fetch; NULL when it failed before a response
     fetch_error VARCHAR,                 -- why the page could not be fetched, when it could not
     fetched_at TIMESTAMPTZ NOT NULL,     -- when the page was fetched
