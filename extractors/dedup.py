@@ -7,16 +7,19 @@ import re
 import unicodedata
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 from courlan import normalize_url
 
 __all__ = [
     "NEAR_DUPLICATE",
     "article_id",
+    "band_matrix",
     "canonical_url",
     "content_hash",
     "lsh_bands",
     "pick_canonical",
     "signature",
+    "signature_matrix",
     "similarity",
 ]
 
@@ -108,22 +111,27 @@ def signature(text: str) -> bytes:
     return size + bytes(m.hashvalues.astype("<u8").tobytes())
 
 
-def _values(sig: bytes) -> list[int]:
-    return [int.from_bytes(sig[i : i + 8], "little") for i in range(8, len(sig), 8)]
+def signature_matrix(signatures: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Shingle counts (n,) and MinHash values (n, NUM_PERM) of non-empty signatures."""
+    m = np.frombuffer(b"".join(signatures), dtype="<u8").reshape(len(signatures), NUM_PERM + 1)
+    return m[:, 0], m[:, 1:]
+
+
+def band_matrix(values: np.ndarray) -> np.ndarray:
+    """(n, BANDS) band hashes of MinHash values (n, NUM_PERM): one mix per band of ROWS values."""
+    bands = values.reshape(len(values), BANDS, ROWS)
+    mixed = np.zeros((len(values), BANDS), dtype=np.uint64)
+    for r in range(ROWS):
+        mixed = (mixed * np.uint64(0x9E3779B97F4A7C15)) ^ bands[:, :, r]  # wraps mod 2**64
+    return mixed.view(np.int64)
 
 
 def lsh_bands(sig: bytes) -> list[int]:
     """One hash per band of the signature: articles sharing a band are candidates."""
     if not sig:
         return []
-    values = _values(sig)
-    out = []
-    for b in range(BANDS):
-        digest = hashlib.blake2b(
-            repr(values[b * ROWS : (b + 1) * ROWS]).encode(), digest_size=8
-        ).digest()
-        out.append(int.from_bytes(digest, "little", signed=True))
-    return out
+    _, values = signature_matrix([sig])
+    return [int(h) for h in band_matrix(values)[0]]
 
 
 def similarity(a: bytes, b: bytes) -> float:
@@ -134,8 +142,8 @@ def similarity(a: bytes, b: bytes) -> float:
     """
     if not a or not b or len(a) != len(b):
         return 0.0
-    va, vb = _values(a), _values(b)
-    jaccard = sum(x == y for x, y in zip(va, vb, strict=True)) / len(va)
-    size_a, size_b = int.from_bytes(a[:8], "little"), int.from_bytes(b[:8], "little")
+    sizes, values = signature_matrix([a, b])
+    jaccard = float(np.mean(values[0] == values[1]))
+    size_a, size_b = int(sizes[0]), int(sizes[1])
     shared = jaccard * (size_a + size_b) / (1 + jaccard)
     return min(shared / max(min(size_a, size_b), 1), 1.0)

@@ -16,10 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from extractors.decide import update_after_poll
-from extractors.dedup import NEAR_DUPLICATE, lsh_bands, similarity
+from extractors.dedup import (
+    BANDS,
+    NEAR_DUPLICATE,
+    band_matrix,
+    signature_matrix,
+    similarity,
+)
 from extractors.dedup import article_id as make_article_id
 from extractors.models import (
     ArticleRecord,
@@ -338,41 +345,49 @@ class Warehouse:
         """article_id → cluster_id for new articles: the cluster of the most similar
         stored (or earlier new) article above NEAR_DUPLICATE, else a cluster of its own.
 
-        Candidates come from shared LSH bands (article_bands), so the cost does
-        not grow with the size of the warehouse.
+        Candidates are pairs sharing an LSH band (article_bands), found by a join,
+        so the cost does not grow with the size of the warehouse.
         """
-        bands = {ids[r.article.canonical_url]: lsh_bands(r.article.signature) for r in fresh}
-        rows = [
-            {"band": i, "hash": h, "article_id": aid}
-            for aid, hashes in bands.items()
-            for i, h in enumerate(hashes)
-        ]
-        stored: dict[str, list[tuple[str, str, bytes]]] = defaultdict(list)
-        if rows:
-            self._stage("batch_bands", "article_bands", rows)
-            for new_id, old_id, cluster, sig in self.con.execute(
-                """
-                SELECT DISTINCT b.article_id, a.article_id, a.cluster_id, a.signature
-                FROM batch_bands b
-                JOIN article_bands s ON s.band = b.band AND s.hash = b.hash
-                JOIN articles a ON a.article_id = s.article_id
-                """
-            ).fetchall():
-                stored[new_id].append((old_id, cluster, sig))
-            self.con.execute("INSERT INTO article_bands SELECT * FROM batch_bands")
-        clusters: dict[str, str] = {}
-        seen: dict[tuple[int, int], list[tuple[str, bytes]]] = defaultdict(list)
-        for r in fresh:
-            aid, sig = ids[r.article.canonical_url], r.article.signature
-            candidates = list(stored.get(aid, []))
-            for i, h in enumerate(bands[aid]):
-                candidates += [(other, clusters[other], osig) for other, osig in seen[(i, h)]]
-                seen[(i, h)].append((aid, sig))
-            best = max(candidates, key=lambda c: similarity(sig, c[2]), default=None)
-            if best is not None and similarity(sig, best[2]) >= NEAR_DUPLICATE:
-                clusters[aid] = best[1]
-            else:
-                clusters[aid] = aid
+        clusters = {ids[r.article.canonical_url]: ids[r.article.canonical_url] for r in fresh}
+        signed = [r for r in fresh if r.article.signature]
+        if not signed:
+            return clusters
+        order = [ids[r.article.canonical_url] for r in signed]
+        signatures = {aid: r.article.signature for aid, r in zip(order, signed, strict=True)}
+        _, values = signature_matrix([r.article.signature for r in signed])
+        bands = band_matrix(values)
+        self.con.register(
+            "batch_bands",
+            pa.table(
+                {
+                    "band": pa.array(np.tile(np.arange(BANDS, dtype=np.int8), len(order))),
+                    "hash": pa.array(bands.reshape(-1)),
+                    "article_id": pa.array(np.repeat(np.array(order, dtype=object), BANDS)),
+                }
+            ),
+        )
+        stored = self.con.execute(
+            """
+            SELECT DISTINCT b.article_id, a.article_id, a.cluster_id, a.signature
+            FROM batch_bands b
+            JOIN article_bands s ON s.band = b.band AND s.hash = b.hash
+            JOIN articles a ON a.article_id = s.article_id
+            """
+        ).fetchall()
+        self.con.execute("INSERT INTO article_bands SELECT * FROM batch_bands")
+        candidates: dict[str, list[tuple[str, str | None, bytes]]] = defaultdict(list)
+        for new_id, old_id, cluster, sig in stored:
+            candidates[new_id].append((old_id, cluster, sig))
+        for later, earlier in _shared_bands(bands):  # within the batch: earlier ones lead
+            candidates[order[later]].append((order[earlier], None, signatures[order[earlier]]))
+        for aid in order:
+            scored = [
+                (similarity(signatures[aid], sig), other, cluster)
+                for other, cluster, sig in candidates.get(aid, [])
+            ]
+            best = max(scored, default=None)
+            if best is not None and best[0] >= NEAR_DUPLICATE:
+                clusters[aid] = best[2] or clusters[best[1]]
         return clusters
 
     def _insert_entries(self, batch: PollBatch, ids: dict[str, str], result: LoadResult) -> None:
@@ -563,6 +578,17 @@ class Warehouse:
 
     def _count(self, table: str) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def _shared_bands(bands: np.ndarray) -> set[tuple[int, int]]:
+    """(later, earlier) row pairs of a band matrix that share any band hash."""
+    pairs: set[tuple[int, int]] = set()
+    for column in bands.T:
+        _, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
+        for group in np.flatnonzero(counts > 1):
+            rows = np.flatnonzero(inverse == group)
+            pairs.update((int(b), int(a)) for i, a in enumerate(rows) for b in rows[i + 1 :])
+    return pairs
 
 
 def _match_row(article_id: str, m: TopicMatch, now: datetime) -> dict[str, Any]:

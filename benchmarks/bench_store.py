@@ -1,0 +1,174 @@
+"""Warehouse load speed: the store's upsert against a raw Arrow insert, measured in one run.
+
+    python benchmarks/bench_store.py [--rows 10000] [--stored 1000000] [--repeat 3]
+
+Baseline: the same 10,000 article rows inserted from an Arrow table into an
+empty `articles` table, nothing else. Store: Warehouse.load() of a poll batch
+with those articles (plus their entries, feed state and fetch log), with its
+deduplication by URL, content hash and near-duplicate bands — first into an
+empty warehouse, then into one already holding 1,000,000 articles.
+Goals: store / baseline ≥ 0.5 in speed; no slowdown with 1M stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from extractors.dedup import content_hash, signature
+from extractors.models import Article, ArticleRecord, EntryData, FeedPoll, FeedSpec, PollBatch
+from warehouse.store import Warehouse, _article_rows
+
+WORDS = [
+    "north",
+    "korea",
+    "russia",
+    "troops",
+    "kursk",
+    "shells",
+    "artillery",
+    "treaty",
+    "pyongyang",
+    "moscow",
+    "missile",
+    "drone",
+    "minister",
+    "summit",
+    "army",
+    "soldiers",
+    "war",
+    "ukraine",
+    "border",
+    "rail",
+    "port",
+    "satellite",
+    "defence",
+    "deal",
+]
+
+
+def make_batch(n: int, run: str, seed: int) -> PollBatch:
+    rng = random.Random(seed)
+    spec = FeedSpec("bench", "https://bench.example/rss")
+    now = datetime.now(UTC)
+    records, entries = [], []
+    for i in range(n):
+        text = " ".join(rng.choice(WORDS) for _ in range(300))
+        url = f"https://bench.example/{run}/{i}"
+        entry = EntryData(f"{run}-{i}", url, f"Story {i}", now, None, None, None)
+        article = Article(
+            url,
+            url,
+            url,
+            f"Story {i}",
+            "Reporter",
+            now,
+            "en",
+            "Bench",
+            text,
+            "extracted",
+            content_hash(text),
+            signature(text),
+        )
+        records.append(ArticleRecord(article, spec.name, ((spec.name, entry),), now, 200, None, ()))
+        entries.append((spec.name, entry))
+    poll = FeedPoll(spec, now, spec.url, ok=True, status=200)
+    return PollBatch(run, now, (spec,), "bench", (poll,), tuple(entries), tuple(records))
+
+
+def raw_insert(db: Path, batch: PollBatch) -> float:
+    with Warehouse.open(db) as wh:  # schema only
+        schema = wh.con.sql("SELECT * FROM articles LIMIT 0").to_arrow_table().schema
+    rows = _article_rows(
+        list(batch.articles),
+        {r.article.canonical_url: f"id{i}" for i, r in enumerate(batch.articles)},
+        batch.run_id,
+    )
+    table = pa.Table.from_pylist(rows, schema=schema)
+    con = duckdb.connect(str(db))
+    t0 = time.perf_counter()
+    con.register("t", table)
+    con.execute("INSERT INTO articles SELECT * FROM t")
+    elapsed = time.perf_counter() - t0
+    con.close()
+    return elapsed
+
+
+def store_load(db: Path, batch: PollBatch) -> float:
+    with Warehouse.open(db) as wh:
+        t0 = time.perf_counter()
+        wh.load(batch)
+        return time.perf_counter() - t0
+
+
+def fill(db: Path, n: int) -> None:
+    """n stored articles (with entries and LSH bands), generated inside DuckDB."""
+    with Warehouse.open(db) as wh:
+        con = wh.con
+        con.execute(
+            f"""
+            INSERT INTO articles
+            SELECT 'f' || i, 'https://old.example/' || i, 'https://old.example/' || i,
+                   'https://old.example/' || i, md5(i::VARCHAR), 'f' || i, NULL, 'bench',
+                   'Old story ' || i, NULL, now() - INTERVAL 400 DAY, 'en', 'Old',
+                   repeat('old text ', 40), 'extracted', 360, 200, NULL, now(), 'fill'
+            FROM range({n}) r(i)
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO entries
+            SELECT 'bench', 'old-' || i, 'https://old.example/' || i, 'Old story ' || i, NULL,
+                   now() - INTERVAL 400 DAY, NULL, NULL, 'f' || i, now(), 'fill'
+            FROM range({n}) r(i)
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO article_bands
+            SELECT b, (hash(i * 131 + b) >> 1)::BIGINT, 'f' || i FROM range({n}) r(i), range(32) s(b)
+            """
+        )
+        con.execute("CHECKPOINT")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--stored", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(f"store: building {args.rows} articles …", flush=True)
+    batches = [make_batch(args.rows, f"run{k}", k) for k in range(args.repeat)]
+    base, empty, full = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, batch in enumerate(batches):
+            base.append(raw_insert(Path(tmp) / f"raw{k}.duckdb", batch))
+            empty.append(store_load(Path(tmp) / f"empty{k}.duckdb", batch))
+        big = Path(tmp) / "big.duckdb"
+        print(f"store: filling a warehouse with {args.stored:,} articles …", flush=True)
+        fill(big, args.stored)
+        for batch in batches:
+            full.append(store_load(big, batch))
+    b, e, f = statistics.median(base), statistics.median(empty), statistics.median(full)
+    print(f"store: {args.rows:,} articles, {os.cpu_count()} cores, median of {args.repeat} runs")
+    print(f"  raw Arrow insert into an empty table: {b:.3f} s")
+    print(
+        f"  store load into an empty warehouse:   {e:.3f} s   speed vs raw {b / e:.2f} (goal ≥ 0.5)"
+    )
+    print(
+        f"  store load with {args.stored:,} stored:   {f:.3f} s   slowdown ×{f / e:.2f} (goal ≈ 1)"
+    )
+
+
+if __name__ == "__main__":
+    main()
