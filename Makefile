@@ -36,6 +36,7 @@ check: lint test
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_topics.py
+	$(BIN)/python benchmarks/bench_store.py
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -86,7 +86,7 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 
 CREATE TABLE IF NOT EXISTS article_bands (
-    band TINYINT NOT NULL,               -- which of the 32 bands of the MinHash signature
+    band TINYINT NOT NULL,               -- which of the 16 bands of the MinHash signature
     hash BIGINT NOT NULL,                -- hash of that band: articles sharing one are near-duplicate candidates
     article_id VARCHAR NOT NULL          -- the article (articles.article_id)
 );
