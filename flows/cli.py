@@ -121,8 +121,9 @@ def _print_summary(s: RunSummary) -> None:
         f"(pages fetched: {s.pages_fetched}, copies of stored articles: {s.duplicate_articles}) "
         f"· topic hits: {len(s.hits)}"
     )
+    stories = s.stories_per_topic()
     for topic, n in sorted(s.hits_per_topic().items()):
-        out.print(f"  {topic}: {n} new hits")
+        out.print(f"  {topic}: {n} new hits in {stories[topic]} stories")
     for name, error in s.failed:
         out.print(f"  [red]failed[/red] {name}: {error}")
     if s.spooled_loaded:

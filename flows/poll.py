@@ -82,6 +82,13 @@ class RunSummary:
             counts[h.topic] += 1
         return dict(counts)
 
+    def stories_per_topic(self) -> dict[str, int]:
+        """Distinct stories (clusters of near-duplicate copies) among the new hits."""
+        clusters: dict[str, set[str]] = defaultdict(set)
+        for h in self.hits:
+            clusters[h.topic].add(h.cluster_id or h.article_id)
+        return {t: len(c) for t, c in clusters.items()}
+
 
 def poll_feed(spec: FeedSpec, state: FeedState | None, fetcher: Fetcher) -> FeedPoll:
     """Fetch and parse one feed. Never raises: a failure is recorded in the result."""
@@ -452,7 +459,11 @@ def summary_markdown(s: RunSummary) -> str:
     ]
     if s.hits:
         lines += ["## Hits per topic", ""]
-        lines += [f"- **{t}**: {n}" for t, n in sorted(s.hits_per_topic().items())]
+        stories = s.stories_per_topic()
+        lines += [
+            f"- **{t}**: {n} articles, {stories[t]} stories"
+            for t, n in sorted(s.hits_per_topic().items())
+        ]
         lines += ["", "## New hits", "", "| topic | score | title |", "|---|---|---|"]
         for h in s.hits[:50]:
             lines.append(f"| {h.topic} | {h.score:g} | [{_cell(h.title or h.url)}]({h.url}) |")
