@@ -11,6 +11,8 @@ import csv
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from extractors.errors import ConfigError, FeedwatchError, ReadOnlyError, WarehouseError
+from extractors.errors import ConfigError, FeedwatchError, ReadOnlyError
 
 if TYPE_CHECKING:
     from flows.poll import RunSummary
@@ -56,6 +58,18 @@ def _fail(error: Exception, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """feedwatch's errors as messages and exit codes: 2 for what the user gave
+    (configuration, queries, refused writes), 1 for what went wrong underneath."""
+    try:
+        yield
+    except (ConfigError, ReadOnlyError) as e:
+        raise _fail(e, 2) from e
+    except FeedwatchError as e:
+        raise _fail(e, 1) from e
+
+
 def default_topics() -> Path:
     """./topics.yaml when present, else the topics shipped with feedwatch."""
     local = Path("topics.yaml")
@@ -84,11 +98,9 @@ def run(
     from flows.settings import load_feeds, load_topics
 
     topics = topics or default_topics()
-    try:  # check the configuration before starting Prefect, so mistakes fail fast
+    with _exit_codes():  # check the configuration before starting Prefect, so mistakes fail fast
         load_feeds(feeds)
         load_topics(topics)
-    except ConfigError as e:
-        raise _fail(e, 2) from e
     summary = _run_flow(feeds, topics, db, poll_all=all_feeds, source="config")
     _print_summary(summary)
 
@@ -97,7 +109,7 @@ def _run_flow(feeds: Path, topics: Path, db: Path, *, poll_all: bool, source: st
     _prepare_prefect()
     from flows.poll import poll_feeds
 
-    try:
+    with _exit_codes():
         return poll_feeds(
             feeds_path=str(feeds),
             topics_path=str(topics),
@@ -105,10 +117,6 @@ def _run_flow(feeds: Path, topics: Path, db: Path, *, poll_all: bool, source: st
             poll_all=poll_all,
             feed_source=source,
         )
-    except ConfigError as e:
-        raise _fail(e, 2) from e
-    except FeedwatchError as e:
-        raise _fail(e, 1) from e
 
 
 def _print_summary(s: RunSummary) -> None:
@@ -176,11 +184,9 @@ def _print_top_hits(db: Path, limit: int = 10) -> None:
     from warehouse.queries import top_hits_of
     from warehouse.store import Warehouse
 
-    try:  # the demo is the warehouse's writer: a short session of its own
-        with Warehouse.open(db) as wh:
-            rows = top_hits_of(wh.con, limit=limit)
-    except WarehouseError as e:
-        raise _fail(e, 1) from e
+    # The demo is the warehouse's writer: a short session of its own.
+    with _exit_codes(), Warehouse.open(db) as wh:
+        rows = top_hits_of(wh.con, limit=limit)
     table = Table(title=f"Top hits in {db}", title_justify="left")
     for col in ("topic", "score", "published", "title", "matched terms"):
         table.add_column(col, overflow="fold")
@@ -207,17 +213,13 @@ def rescore(
     from flows.settings import load_topics
 
     topics = topics or default_topics()
-    try:
+    with _exit_codes():
         load_topics(topics)
-    except ConfigError as e:
-        raise _fail(e, 2) from e
     _prepare_prefect()
     from flows.rescore import rescore_topics
 
-    try:
+    with _exit_codes():
         summary = rescore_topics(topics_path=str(topics), db=str(db), all_topics=all_topics)
-    except FeedwatchError as e:
-        raise _fail(e, 1) from e
     if not summary.topics:
         out.print("Every topic is up to date: nothing to re-match.")
         return
@@ -239,14 +241,8 @@ def sql(
 
     if fmt not in {"table", "csv", "json"}:
         raise _fail(ConfigError(f"--format must be table, csv or json, not {fmt!r}"), 2)
-    try:
+    with _exit_codes():
         columns, rows = run_read_only(db, query)
-    except ReadOnlyError as e:
-        raise _fail(e, 2) from e
-    except ConfigError as e:
-        raise _fail(e, 2) from e
-    except WarehouseError as e:
-        raise _fail(e, 1) from e
     _print_rows(columns, rows, fmt)
 
 
@@ -277,11 +273,9 @@ def topics_check(
     """Match topics against cases; print one JSON line per case with each topic's verdict."""
     from flows.settings import load_topics
 
-    try:
+    with _exit_codes():
         compiled = load_topics(topics or default_topics())
         cases = _read_cases(jsonl)
-    except ConfigError as e:
-        raise _fail(e, 2) from e
     for case in cases:
         found = {m.topic: m for m in compiled.match(case["title"], case["text"])}
         verdicts = []
@@ -320,11 +314,9 @@ def topics_eval(
     from extractors.topics.evaluate import evaluate
     from flows.settings import load_topics
 
-    try:
+    with _exit_codes():
         compiled = load_topics(topics or default_topics())
         rows = _read_cases(cases, labelled=True)
-    except ConfigError as e:
-        raise _fail(e, 2) from e
     scores = evaluate(compiled, rows)
     if fmt == "json":
         for sc in scores:
@@ -399,12 +391,8 @@ def export(
     """Write every table and view to Parquet or CSV files, for long analyses."""
     from warehouse.export import export as run_export
 
-    try:
+    with _exit_codes():
         counts = run_export(db, out, fmt)
-    except ConfigError as e:
-        raise _fail(e, 2) from e
-    except FeedwatchError as e:
-        raise _fail(e, 1) from e
     for name, rows in counts.items():
         sys.stdout.write(f"{out / (name + '.' + fmt)}: {rows} rows\n")
 
@@ -420,12 +408,8 @@ def prune(
     from warehouse.export import parse_age
     from warehouse.export import prune as run_prune
 
-    try:
+    with _exit_codes():
         pruned = run_prune(db, parse_age(older_than))
-    except ConfigError as e:
-        raise _fail(e, 2) from e
-    except FeedwatchError as e:
-        raise _fail(e, 1) from e
     sys.stdout.write(
         f"Dropped the text of {pruned['articles']} articles and the feed text of "
         f"{pruned['entries']} entries older than {older_than}.\n"
@@ -446,10 +430,8 @@ def feeds_status(
     """List feeds that are failing, stale or disabled, with their last error."""
     from warehouse.queries import feed_health
 
-    try:
+    with _exit_codes():
         health = feed_health(db)
-    except WarehouseError as e:
-        raise _fail(e, 1) from e
     shown = [h for h in health if all_feeds or h.status in {"failing", "stale", "disabled"}]
     if fmt == "json":
         for h in shown:
@@ -489,7 +471,7 @@ def feeds_add(
         seconds = parse_interval(interval)
     except ValueError as e:
         raise _fail(ConfigError(f"--interval: {e}"), 2) from e
-    try:
+    with _exit_codes():
         added = add_feed(
             db,
             url,
@@ -498,10 +480,6 @@ def feeds_add(
             tags=tuple(t.strip() for t in tags.split(",") if t.strip()),
             fetch_pages=fetch_pages,
         )
-    except ConfigError as e:
-        raise _fail(e, 2) from e
-    except FeedwatchError as e:
-        raise _fail(e, 1) from e
     if not added:
         out.print("Nothing added: feedwatch already knows every feed found there.")
     for spec in added:
@@ -516,12 +494,8 @@ def feeds_import_opml(
     """Add the feeds of an OPML file (folders become tags)."""
     from flows.manage import import_opml
 
-    try:
+    with _exit_codes():
         added, known = import_opml(db, file)
-    except ConfigError as e:
-        raise _fail(e, 2) from e
-    except FeedwatchError as e:
-        raise _fail(e, 1) from e
     out.print(f"Added {len(added)} feeds ({known} already known).")
 
 
@@ -534,12 +508,8 @@ def feeds_export_opml(
     """Write every feed (feeds.yaml and stored) as OPML 2.0."""
     from flows.manage import export_opml
 
-    try:
+    with _exit_codes():
         document = export_opml(db, feeds)
-    except ConfigError as e:
-        raise _fail(e, 2) from e
-    except FeedwatchError as e:
-        raise _fail(e, 1) from e
     if output:
         output.write_bytes(document)
     else:
@@ -572,12 +542,8 @@ def feeds_enable(
 def _set_disabled(db: Path, name: str, reason: str | None, feeds: Path) -> None:
     from flows.manage import disable_feed
 
-    try:
+    with _exit_codes():
         disable_feed(db, name, reason, feeds)
-    except ConfigError as e:
-        raise _fail(e, 2) from e
-    except FeedwatchError as e:
-        raise _fail(e, 1) from e
 
 
 def main() -> None:
