@@ -95,7 +95,7 @@ def test_polling_twice_adds_nothing(demo_feeds: Path, topics_file: Path, db: Pat
 
 
 def test_syndicated_story_is_stored_once(demo_feeds: Path, topics_file: Path, db: Path) -> None:
-    _poll(demo_feeds, topics_file, db)
+    summary = _poll(demo_feeds, topics_file, db)
     con = duckdb.connect(str(db), read_only=True)
     rows = con.execute(
         """
@@ -110,6 +110,7 @@ def test_syndicated_story_is_stored_once(demo_feeds: Path, topics_file: Path, db
     ).fetchall()[0][0]
     con.close()
     assert stored == 1
+    assert summary.pages_fetched == 21 and summary.duplicate_articles == 1
     assert [r[0] for r in rows] == ["demo-latest", "demo-world"]
     links = [r[1] for r in rows]
     assert links[0] != links[1] and "utm_source=atom" in links[1]

@@ -318,7 +318,8 @@ class Warehouse:
         fresh: list[ArticleRecord] = []
         for r in records:
             a = r.article
-            if a.canonical_url in ids:
+            if a.canonical_url in ids:  # a second page of the batch with the same canonical URL
+                result.duplicate_articles += 1
                 continue
             existing = by_url.get(a.canonical_url) or by_hash.get(a.content_hash or "-")
             if existing:
