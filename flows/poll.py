@@ -227,8 +227,13 @@ def load_spooled(db: str) -> int:
     loaded = 0
     for path in spool.pending(db):
         try:
+            batch = spool.read(path)
+        except WarehouseError as e:  # e.g. written by another feedwatch version: keep it
+            run_logger().warning("spooled batch left in place: %s", e)
+            continue
+        try:
             with Warehouse.open(db) as wh:
-                wh.load(spool.read(path))
+                wh.load(batch)
         except WarehouseLockedError:
             break  # still held: they wait for the next run
         spool.remove(path)

@@ -109,3 +109,15 @@ def test_killed_runs_leave_no_duplicates_and_no_half_batch(
     assert {k: counts[k] for k in EXPECTED} == EXPECTED
     leftovers = list(spool.spool_dir(db).glob("*")) if spool.spool_dir(db).exists() else []
     assert leftovers == []
+
+
+def test_an_unreadable_spool_file_is_kept_and_does_not_stop_the_run(
+    demo_feeds: Path, topics_file: Path, db: Path
+) -> None:
+    folder = spool.spool_dir(db)
+    folder.mkdir(parents=True)
+    odd = folder / "20200101T000000-old.batch"
+    odd.write_bytes(b"written by something else")
+    summary = poll_feeds(str(demo_feeds), str(topics_file), str(db), poll_all=True)
+    assert summary.new_articles == 20 and summary.spooled_loaded == 0
+    assert odd.exists()
