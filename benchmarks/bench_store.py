@@ -111,7 +111,8 @@ def store_load(db: Path, batch: PollBatch) -> float:
 
 
 def fill(db: Path, n: int) -> None:
-    """n stored articles (with entries and LSH bands), generated inside DuckDB."""
+    """n stored articles (with entries and LSH bands), generated inside DuckDB, spread
+    over the last two years in the order they would have arrived."""
     with Warehouse.open(db) as wh:
         con = wh.con
         con.execute(
@@ -119,8 +120,8 @@ def fill(db: Path, n: int) -> None:
             INSERT INTO articles
             SELECT 'f' || i, 'https://old.example/' || i, 'https://old.example/' || i,
                    'https://old.example/' || i, md5(i::VARCHAR), 'f' || i, NULL, 'bench',
-                   'Old story ' || i, NULL, now() - INTERVAL 400 DAY, 'en', 'Old',
-                   repeat('old text ', 40), 'extracted', 360, 200, NULL, now(), 'fill'
+                   'Old story ' || i, NULL, {_age("i", n)}, 'en', 'Old',
+                   repeat('old text ', 40), 'extracted', 360, 200, NULL, {_age("i", n)}, 'fill'
             FROM range({n}) r(i)
             """
         )
@@ -128,17 +129,23 @@ def fill(db: Path, n: int) -> None:
             f"""
             INSERT INTO entries
             SELECT 'bench', 'old-' || i, 'https://old.example/' || i, 'Old story ' || i, NULL,
-                   now() - INTERVAL 400 DAY, NULL, NULL, 'f' || i, now(), 'fill'
+                   {_age("i", n)}, NULL, NULL, 'f' || i, {_age("i", n)}, 'fill'
             FROM range({n}) r(i)
             """
         )
         con.execute(
             f"""
             INSERT INTO article_bands
-            SELECT b, (hash(i * 131 + b) >> 1)::BIGINT, 'f' || i FROM range({n}) r(i), range(32) s(b)
+            SELECT b, (hash(i * 131 + b) >> 1)::BIGINT, 'f' || i, CAST({_age("i", n)} AS DATE)
+            FROM range({n}) r(i), range(16) s(b)
             """
         )
         con.execute("CHECKPOINT")
+
+
+def _age(i: str, n: int) -> str:
+    """SQL for the time article i of n arrived: two years ago for the first, now for the last."""
+    return f"(now() - to_days(CAST(730 - 730 * {i} / {n} AS INTEGER)))"
 
 
 def main() -> None:

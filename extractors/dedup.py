@@ -11,6 +11,7 @@ import numpy as np
 from courlan import normalize_url
 
 __all__ = [
+    "CLUSTER_WINDOW_DAYS",
     "NEAR_DUPLICATE",
     "article_id",
     "band_matrix",
@@ -33,6 +34,7 @@ BANDS = 16
 ROWS = 2
 SHINGLE = 4
 NEAR_DUPLICATE = 0.7
+CLUSTER_WINDOW_DAYS = 30  # copies further apart than this start a story of their own
 MIN_WORDS = 40  # shorter texts (teasers, captions) say too little to cluster on
 _TRACKING = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|_gl|yclid|igshid|at_\w+|cmp|"

@@ -112,7 +112,7 @@ def _step_4_near_duplicates(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         "CREATE TABLE article_bands (band TINYINT NOT NULL, hash BIGINT NOT NULL,"
-        " article_id VARCHAR NOT NULL)"
+        " article_id VARCHAR NOT NULL, stored_on DATE NOT NULL)"
     )
 
 

@@ -88,7 +88,8 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE TABLE IF NOT EXISTS article_bands (
     band TINYINT NOT NULL,               -- which of the 16 bands of the MinHash signature
     hash BIGINT NOT NULL,                -- hash of that band: articles sharing one are near-duplicate candidates
-    article_id VARCHAR NOT NULL          -- the article (articles.article_id)
+    article_id VARCHAR NOT NULL,         -- the article (articles.article_id)
+    stored_on DATE NOT NULL              -- when it was stored: copies are looked for among the last 30 days
 );
 
 CREATE TABLE IF NOT EXISTS topic_matches (

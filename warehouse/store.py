@@ -22,6 +22,7 @@ import pyarrow as pa
 from extractors.decide import update_after_poll
 from extractors.dedup import (
     BANDS,
+    CLUSTER_WINDOW_DAYS,
     NEAR_DUPLICATE,
     band_matrix,
     signature_matrix,
@@ -364,16 +365,25 @@ class Warehouse:
                     "band": pa.array(np.tile(np.arange(BANDS, dtype=np.int8), len(order))),
                     "hash": pa.array(bands.reshape(-1)),
                     "article_id": pa.array(np.repeat(np.array(order, dtype=object), BANDS)),
+                    "stored_on": pa.array(
+                        [datetime.now(UTC).date()] * (len(order) * BANDS), pa.date32()
+                    ),
                 }
             ),
         )
+        # Two steps, so that only the candidates' signatures are read, never all of them.
+        # Copies of a story arrive within days: looking back CLUSTER_WINDOW_DAYS keeps the
+        # join to recent bands (rows are appended in time order, so old row groups are
+        # skipped), and the cost flat however large the warehouse grows.
+        pairs = self.con.sql(
+            "SELECT DISTINCT b.article_id AS new_id, s.article_id AS old_id FROM batch_bands b"
+            " JOIN article_bands s ON s.band = b.band AND s.hash = b.hash"
+            f" WHERE s.stored_on >= current_date - {CLUSTER_WINDOW_DAYS}"
+        ).to_arrow_table()
+        self.con.register("candidate_pairs", pairs)
         stored = self.con.execute(
-            """
-            SELECT DISTINCT b.article_id, a.article_id, a.cluster_id, a.signature
-            FROM batch_bands b
-            JOIN article_bands s ON s.band = b.band AND s.hash = b.hash
-            JOIN articles a ON a.article_id = s.article_id
-            """
+            "SELECT p.new_id, a.article_id, a.cluster_id, a.signature FROM candidate_pairs p"
+            " JOIN articles a ON a.article_id = p.old_id"
         ).fetchall()
         self.con.execute("INSERT INTO article_bands SELECT * FROM batch_bands")
         candidates: dict[str, list[tuple[str, str | None, bytes]]] = defaultdict(list)
