@@ -13,10 +13,14 @@ from courlan import normalize_url
 __all__ = [
     "CLUSTER_WINDOW_DAYS",
     "NEAR_DUPLICATE",
+    "NUM_PERM",
     "article_id",
     "band_matrix",
     "canonical_url",
+    "containment",
     "content_hash",
+    "entry_key",
+    "key64",
     "lsh_bands",
     "pick_canonical",
     "signature",
@@ -85,6 +89,16 @@ def article_id(canonical: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def key64(hex_digest: str) -> int:
+    """The first 64 bits of a hex digest: the integer the warehouse looks rows up by."""
+    return int(hex_digest[:16], 16)
+
+
+def entry_key(feed_id: str, guid: str) -> int:
+    """The lookup key of an entry: the first 64 bits of sha256(feed_id NUL guid)."""
+    return key64(hashlib.sha256(f"{feed_id}\0{guid}".encode()).hexdigest())
+
+
 def content_hash(text: str) -> str:
     """Hash of the text with case, width and spacing differences folded away."""
     folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
@@ -138,15 +152,23 @@ def lsh_bands(sig: bytes) -> list[int]:
 
 
 def similarity(a: bytes, b: bytes) -> float:
-    """Estimated containment: the share of the shorter text's shingles found in the other.
+    """Estimated containment: the share of the shorter text's shingles found in the other."""
+    if not a or not b or len(a) != len(b):
+        return 0.0
+    sizes, values = signature_matrix([a, b])
+    return float(containment(sizes[:1], values[:1], sizes[1:], values[1:])[0])
+
+
+def containment(
+    sizes_a: np.ndarray, values_a: np.ndarray, sizes_b: np.ndarray, values_b: np.ndarray
+) -> np.ndarray:
+    """similarity() of many pairs at once: row i of a against row i of b.
 
     From the MinHash estimate of Jaccard J and the two sizes:
     |A ∩ B| = J (|A| + |B|) / (1 + J).
     """
-    if not a or not b or len(a) != len(b):
-        return 0.0
-    sizes, values = signature_matrix([a, b])
-    jaccard = float(np.mean(values[0] == values[1]))
-    size_a, size_b = int(sizes[0]), int(sizes[1])
+    jaccard = np.mean(values_a == values_b, axis=1)
+    size_a, size_b = sizes_a.astype(np.float64), sizes_b.astype(np.float64)
     shared = jaccard * (size_a + size_b) / (1 + jaccard)
-    return min(shared / max(min(size_a, size_b), 1), 1.0)
+    result: np.ndarray = np.minimum(shared / np.maximum(np.minimum(size_a, size_b), 1), 1.0)
+    return result

@@ -116,11 +116,67 @@ def _step_4_near_duplicates(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _step_5_integer_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """64-bit integer lookup keys for entries and articles (also in article_bands), and
+    no indexes on the large tables: the writer's own checks keep their keys unique."""
+    # feedwatch's ids and hashes are hex; anything else (edited by hand) gets a hash.
+    key = "coalesce(TRY_CAST('0x' || left({0}, 16) AS UBIGINT), hash({0}))"
+    _rebuild(
+        con,
+        "articles",
+        """CREATE TABLE articles (
+            article_id VARCHAR NOT NULL, url VARCHAR NOT NULL, final_url VARCHAR NOT NULL,
+            canonical_url VARCHAR NOT NULL, content_hash VARCHAR NOT NULL,
+            cluster_id VARCHAR NOT NULL, signature BLOB, feed_id VARCHAR NOT NULL,
+            title VARCHAR, author VARCHAR, published_at TIMESTAMPTZ, language VARCHAR,
+            site_name VARCHAR, text VARCHAR NOT NULL, text_source VARCHAR NOT NULL,
+            text_chars INTEGER NOT NULL, fetch_status INTEGER, fetch_error VARCHAR,
+            fetched_at TIMESTAMPTZ NOT NULL, run_id VARCHAR NOT NULL,
+            url_key UBIGINT NOT NULL, text_key UBIGINT)""",
+        f"""SELECT *, {key.format("article_id")},
+                   CASE WHEN content_hash <> '' THEN {key.format("content_hash")} END
+            FROM articles""",
+    )
+    _rebuild(
+        con,
+        "entries",
+        """CREATE TABLE entries (
+            feed_id VARCHAR NOT NULL, guid VARCHAR NOT NULL, link VARCHAR, title VARCHAR,
+            author VARCHAR, published_at TIMESTAMPTZ, summary VARCHAR, content VARCHAR,
+            article_id VARCHAR, first_seen_at TIMESTAMPTZ NOT NULL, run_id VARCHAR NOT NULL,
+            entry_key UBIGINT NOT NULL)""",
+        f"SELECT *, {key.format('sha256(feed_id || chr(0) || guid)')} FROM entries",
+    )
+    _rebuild(
+        con,
+        "topic_matches",
+        """CREATE TABLE topic_matches (
+            article_id VARCHAR NOT NULL, topic VARCHAR NOT NULL, topic_version VARCHAR NOT NULL,
+            score DOUBLE NOT NULL, matched BOOLEAN NOT NULL, terms VARCHAR[] NOT NULL,
+            snippet VARCHAR,
+            mentions STRUCT(term VARCHAR, field VARCHAR, start_offset INTEGER,
+                            end_offset INTEGER, snippet VARCHAR)[] NOT NULL,
+            matched_at TIMESTAMPTZ NOT NULL)""",
+        "SELECT * FROM topic_matches",
+    )
+    con.execute(
+        "CREATE TABLE article_bands__new (band TINYINT NOT NULL, hash BIGINT NOT NULL,"
+        " url_key UBIGINT NOT NULL, stored_on DATE NOT NULL)"
+    )
+    con.execute(
+        "INSERT INTO article_bands__new SELECT band, hash, a.url_key, stored_on"
+        " FROM article_bands JOIN articles a USING (article_id)"
+    )
+    con.execute("DROP TABLE article_bands")
+    con.execute("ALTER TABLE article_bands__new RENAME TO article_bands")
+
+
 # Step n takes a warehouse from version n - 1 to version n.
 STEPS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     2: _step_2_polling,
     3: _step_3_topic_versions,
     4: _step_4_near_duplicates,
+    5: _step_5_integer_keys,
 }
 SCHEMA_VERSION = max(STEPS)
 

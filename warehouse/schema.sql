@@ -2,6 +2,9 @@
 -- comments are also stored in DuckDB (see duckdb_columns().comment), so an
 -- analyst can read them from any SQL client.
 -- Times are TIMESTAMPTZ in UTC. Identifiers are short hex hashes (stable across runs).
+-- The large tables (entries, articles, topic_matches) declare no primary key: their
+-- keys are unique because the one writer checks them (warehouse/store.py), and an
+-- index would make every load slower as they grow (docs/performance.md).
 
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,         -- schema version reached by this step
@@ -59,14 +62,14 @@ CREATE TABLE IF NOT EXISTS entries (
     article_id VARCHAR,                  -- the article the entry leads to (articles.article_id); shared by copies
     first_seen_at TIMESTAMPTZ NOT NULL,  -- when feedwatch first saw the entry
     run_id VARCHAR NOT NULL,             -- the poll run that first saw it (runs.run_id)
-    PRIMARY KEY (feed_id, guid)
+    entry_key UBIGINT NOT NULL           -- first 64 bits of sha256(feed_id, NUL, guid): the writer looks entries up by this integer, not two strings
 );
 
 CREATE TABLE IF NOT EXISTS articles (
-    article_id VARCHAR PRIMARY KEY,      -- hash of canonical_url
+    article_id VARCHAR NOT NULL,         -- hash of canonical_url; unique
     url VARCHAR NOT NULL,                -- the link as first seen in a feed
     final_url VARCHAR NOT NULL,          -- where that link led after redirects
-    canonical_url VARCHAR NOT NULL UNIQUE,  -- the page's rel=canonical, else final_url; tracking parameters and fragment removed
+    canonical_url VARCHAR NOT NULL,      -- the page's rel=canonical, else final_url; tracking parameters and fragment removed (unique: article_id is its hash)
     content_hash VARCHAR NOT NULL,       -- hash of the case- and space-folded text ('' when there is no text)
     cluster_id VARCHAR NOT NULL,         -- the story: the article_id of the first stored copy of a near-duplicate text
     signature BLOB,                      -- shingle count and MinHash of the text's word 4-shingles (65 × uint64), for near-duplicates
@@ -82,13 +85,15 @@ CREATE TABLE IF NOT EXISTS articles (
     fetch_status INTEGER,                -- HTTP status of the page fetch; NULL when it failed before a response
     fetch_error VARCHAR,                 -- why the page could not be fetched, when it could not
     fetched_at TIMESTAMPTZ NOT NULL,     -- when the page was fetched
-    run_id VARCHAR NOT NULL              -- the poll run that stored it (runs.run_id)
+    run_id VARCHAR NOT NULL,             -- the poll run that stored it (runs.run_id)
+    url_key UBIGINT NOT NULL,            -- article_id as an integer: the writer looks articles up by this, not by the URL string
+    text_key UBIGINT                     -- first 64 bits of content_hash, likewise; NULL when there is no text
 );
 
 CREATE TABLE IF NOT EXISTS article_bands (
     band TINYINT NOT NULL,               -- which of the 16 bands of the MinHash signature
     hash BIGINT NOT NULL,                -- hash of that band: articles sharing one are near-duplicate candidates
-    article_id VARCHAR NOT NULL,         -- the article (articles.article_id)
+    url_key UBIGINT NOT NULL,            -- the article (articles.url_key)
     stored_on DATE NOT NULL              -- when it was stored: copies are looked for among the last 30 days
 );
 
@@ -101,8 +106,7 @@ CREATE TABLE IF NOT EXISTS topic_matches (
     terms VARCHAR[] NOT NULL,            -- the distinct query terms found where the query held
     snippet VARCHAR,                     -- the sentence(s) where the whole query first held
     mentions STRUCT(term VARCHAR, field VARCHAR, start_offset INTEGER, end_offset INTEGER, snippet VARCHAR)[] NOT NULL,  -- each term occurrence: field ('title'/'text'), character offsets into it, its sentence
-    matched_at TIMESTAMPTZ NOT NULL,     -- when the match was computed
-    PRIMARY KEY (article_id, topic, topic_version)
+    matched_at TIMESTAMPTZ NOT NULL      -- when the match was computed
 );
 
 CREATE TABLE IF NOT EXISTS topics (

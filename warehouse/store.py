@@ -7,10 +7,9 @@ stored again; its entries point to the stored copy instead.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,13 +23,13 @@ from extractors.dedup import (
     BANDS,
     CLUSTER_WINDOW_DAYS,
     NEAR_DUPLICATE,
-    band_matrix,
+    containment,
+    entry_key,
+    key64,
     signature_matrix,
-    similarity,
 )
 from extractors.dedup import article_id as make_article_id
 from extractors.models import (
-    ArticleRecord,
     EntryData,
     FeedPoll,
     FeedSpec,
@@ -42,6 +41,7 @@ from extractors.models import (
 from warehouse._duckdb import connect, transaction
 from warehouse.migrations import ensure_schema
 from warehouse.queries import FeedHealth, feed_health_of
+from warehouse.staging import StagedBatch, stage, table_schema
 
 __all__ = ["Hit", "LoadResult", "Warehouse"]
 
@@ -75,7 +75,6 @@ class Warehouse:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
         self.con = con
         self.path = path
-        self._schemas: dict[str, pa.Schema] = {}
 
     @classmethod
     @contextmanager
@@ -146,31 +145,45 @@ class Warehouse:
         for poll in polls:
             for entry in poll.entries:
                 pairs.setdefault((poll.feed.name, entry.guid), entry)
-        if not pairs:
-            return []
-        self.con.register(
-            "keys", pa.table({"feed_id": [k[0] for k in pairs], "guid": [k[1] for k in pairs]})
-        )
-        rows = self.con.execute(
-            "SELECT e.feed_id, e.guid FROM entries e JOIN keys k USING (feed_id, guid)"
-        ).fetchall()
-        known = {(f, g) for f, g in rows}
+        known = self._stored_entries(list(pairs))
         return [(k[0], e) for k, e in pairs.items() if k not in known]
+
+    def _stored_entries(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those of these (feed_id, guid) pairs already stored."""
+        if not pairs:
+            return set()
+        keys = pa.array([entry_key(f, g) for f, g in pairs], pa.uint64())
+        self.con.register("entry_keys", pa.table({"entry_key": keys}))
+        # Joined on the integer key alone (a string join reads every stored row's
+        # strings); the strings of the few rows found are then compared exactly.
+        rows = self.con.execute(
+            "SELECT e.feed_id, e.guid FROM entries e JOIN entry_keys k USING (entry_key)"
+        ).fetchall()
+        return {(f, g) for f, g in rows} & set(pairs)
 
     def stored_canonical_urls(self, urls: Sequence[str]) -> dict[str, str]:
         """canonical_url → article_id for those of these URLs already stored."""
         if not urls:
             return {}
-        self.con.register("urls", pa.table({"canonical_url": list(set(urls))}))
+        unique = list(set(urls))
+        keys = pa.array([key64(make_article_id(u)) for u in unique], pa.uint64())
+        self.con.register("url_keys", pa.table({"url_key": keys, "canonical_url": unique}))
         rows = self.con.execute(
-            "SELECT a.canonical_url, a.article_id FROM articles a JOIN urls USING (canonical_url)"
+            "SELECT k.canonical_url, a.article_id, a.canonical_url FROM articles a"
+            " JOIN url_keys k USING (url_key)"
         ).fetchall()
-        return dict(rows)
+        return {url: aid for url, aid, stored in rows if url == stored}
 
     # -- the one write of a run ----------------------------------------------
 
-    def load(self, batch: PollBatch) -> LoadResult:
-        """Load a whole poll run in one transaction."""
+    def load(self, batch: PollBatch | StagedBatch) -> LoadResult:
+        """Load a whole poll run in one transaction.
+
+        Stage the batch first (staging.stage) to keep its conversion out of the
+        time the warehouse is locked; a PollBatch is staged here.
+        """
+        staged = batch if isinstance(batch, StagedBatch) else stage(batch)
+        batch = staged.batch
         result = LoadResult()
         now = datetime.now(UTC)
         with transaction(self.con):
@@ -182,8 +195,8 @@ class Warehouse:
             result.stale_topics = self.register_topics(batch.topics, now)
             self._upsert_feeds(batch.feeds, batch.feed_source, now)
             self._record_polls(batch)
-            ids, fresh = self._insert_articles(batch, result)
-            self._insert_entries(batch, ids, result)
+            ids, fresh, remap = self._insert_articles(staged, result)
+            self._insert_entries(staged, remap, result)
             self._insert_matches(batch, ids, fresh, now, result)
             self._record_run(batch, now, result)
         return result
@@ -290,83 +303,114 @@ class Warehouse:
         )
 
     def _insert_articles(
-        self, batch: PollBatch, result: LoadResult
-    ) -> tuple[dict[str, str], set[str]]:
+        self, staged: StagedBatch, result: LoadResult
+    ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
         """Insert new articles.
 
-        Returns canonical_url → article_id for every article of the batch, and
-        the ids stored for the first time.
+        Returns canonical_url → article_id for every article of the batch, the
+        cluster_id of each article stored for the first time, and staged id →
+        stored id for the articles that turned out to be copies of others.
         """
-        records = batch.articles
-        if not records:
-            return {}, set()
-        urls = [r.article.canonical_url for r in records]
-        hashes = [r.article.content_hash for r in records if r.article.content_hash]
-        self.con.register("cand", pa.table({"canonical_url": urls}))
-        self.con.register("cand_hash", pa.table({"content_hash": pa.array(hashes, pa.string())}))
-        by_url = dict(
-            self.con.execute(
-                "SELECT canonical_url, article_id FROM articles JOIN cand USING (canonical_url)"
-            ).fetchall()
-        )
-        by_hash = dict(
-            self.con.execute(
-                "SELECT content_hash, min(article_id) FROM articles"
-                " JOIN cand_hash USING (content_hash) GROUP BY content_hash"
-            ).fetchall()
-        )
+        table = staged.articles
+        if not table.num_rows:
+            return {}, {}, {}
+        by_url = {url: aid for aid, url, _ in self._stored_by_key("url_key", table)}
+        by_hash: dict[str, str] = {}
+        for aid, _, h in sorted(self._stored_by_key("text_key", table)):
+            by_hash.setdefault(h, aid)  # the first stored copy
         ids: dict[str, str] = {}
-        fresh: list[ArticleRecord] = []
-        for r in records:
-            a = r.article
-            if a.canonical_url in ids:  # a second page of the batch with the same canonical URL
+        remap: dict[str, str] = {}
+        fresh: list[int] = []
+        urls = table["canonical_url"].to_pylist()
+        hashes = table["content_hash"].to_pylist()
+        own_ids = table["article_id"].to_pylist()
+        for i, (url, h, own) in enumerate(zip(urls, hashes, own_ids, strict=True)):
+            if url in ids:  # a second page of the batch with the same canonical URL
                 result.duplicate_articles += 1
                 continue
-            existing = by_url.get(a.canonical_url) or by_hash.get(a.content_hash or "-")
+            existing = by_url.get(url) or by_hash.get(h or "-")
             if existing:
-                ids[a.canonical_url] = existing
+                ids[url] = existing
+                if existing != own:
+                    remap[own] = existing
                 result.duplicate_articles += 1
                 continue
-            new_id = make_article_id(a.canonical_url)
-            ids[a.canonical_url] = new_id
-            by_url[a.canonical_url] = new_id
-            if a.content_hash:
-                by_hash[a.content_hash] = new_id
-            fresh.append(r)
+            ids[url] = by_url[url] = own
+            if h:
+                by_hash[h] = own
+            fresh.append(i)
+        clusters: dict[str, str] = {}
         if fresh:
-            clusters = self._clusters(fresh, ids)
-            rows = _article_rows(fresh, ids, batch.run_id)
-            for row in rows:
-                row["cluster_id"] = clusters[row["article_id"]]
-            self._stage("batch_articles", "articles", rows)
-            self.con.execute("INSERT INTO articles BY NAME SELECT * FROM batch_articles")
+            clusters = self._clusters(staged, fresh)
+            if len(fresh) < table.num_rows:  # copies are left out (the texts are copied once)
+                mask = np.zeros(table.num_rows, dtype=bool)
+                mask[fresh] = True
+                table = table.filter(pa.array(mask))
+            # Replacing one column leaves the others, texts included, where they are.
+            table = table.set_column(
+                table.schema.get_field_index("cluster_id"),
+                "cluster_id",
+                pa.array([clusters[own_ids[i]] for i in fresh], pa.string()),
+            )
+            self.con.register("batch_articles", table)
+            self.con.execute("INSERT INTO articles SELECT * FROM batch_articles")
         result.new_articles = len(fresh)
-        return ids, {ids[r.article.canonical_url] for r in fresh}
+        return ids, clusters, remap
 
-    def _clusters(self, fresh: list[ArticleRecord], ids: dict[str, str]) -> dict[str, str]:
+    def _stored_by_key(self, key: str, table: pa.Table) -> list[tuple[str, str, str]]:
+        """(article_id, canonical_url, content_hash) of stored articles that have the
+        same canonical URL (key "url_key") or text (key "text_key") as one in table.
+
+        First the integer keys alone, which reads 8 bytes a stored row; then, only
+        for keys found (rare), the strings, compared exactly.
+        """
+        self.con.register("batch_keys", table.select([key]))
+        found = [
+            k
+            for (k,) in self.con.execute(
+                f"SELECT DISTINCT {key} FROM articles WHERE {key} IN (SELECT {key} FROM batch_keys)"
+            ).fetchall()
+        ]
+        if not found:
+            return []
+        rows = self.con.execute(
+            f"SELECT article_id, canonical_url, content_hash FROM articles WHERE {key} = ANY(?)",
+            [found],
+        ).fetchall()
+        column = "canonical_url" if key == "url_key" else "content_hash"
+        wanted = set(table[column].to_pylist())
+        position = 1 if key == "url_key" else 2
+        return [r for r in rows if r[position] in wanted]
+
+    def _clusters(self, staged: StagedBatch, fresh: list[int]) -> dict[str, str]:
         """article_id → cluster_id for new articles: the cluster of the most similar
         stored (or earlier new) article above NEAR_DUPLICATE, else a cluster of its own.
 
         Candidates are pairs sharing an LSH band (article_bands), found by a join,
         so the cost does not grow with the size of the warehouse.
         """
-        clusters = {ids[r.article.canonical_url]: ids[r.article.canonical_url] for r in fresh}
-        signed = [r for r in fresh if r.article.signature]
-        if not signed:
+        own_ids = staged.articles["article_id"].to_pylist()
+        clusters = {own_ids[i]: own_ids[i] for i in fresh}
+        # Rows of the staged signature arrays that belong to new articles.
+        is_fresh = np.zeros(staged.articles.num_rows, dtype=bool)
+        is_fresh[fresh] = True
+        rows = np.flatnonzero(is_fresh[staged.signed])
+        if not len(rows):
             return clusters
-        order = [ids[r.article.canonical_url] for r in signed]
-        signatures = {aid: r.article.signature for aid, r in zip(order, signed, strict=True)}
-        _, values = signature_matrix([r.article.signature for r in signed])
-        bands = band_matrix(values)
+        order = [own_ids[i] for i in staged.signed[rows].tolist()]
+        url_keys = staged.articles["url_key"].to_pylist()
+        keys = [url_keys[i] for i in staged.signed[rows].tolist()]
+        sizes, values, bands = staged.sizes[rows], staged.values[rows], staged.bands[rows]
+        n = len(order)
         self.con.register(
             "batch_bands",
             pa.table(
                 {
-                    "band": pa.array(np.tile(np.arange(BANDS, dtype=np.int8), len(order))),
+                    "band": pa.array(np.tile(np.arange(BANDS, dtype=np.int8), n)),
                     "hash": pa.array(bands.reshape(-1)),
-                    "article_id": pa.array(np.repeat(np.array(order, dtype=object), BANDS)),
+                    "url_key": pa.array(np.repeat(np.array(keys, dtype=np.uint64), BANDS)),
                     "stored_on": pa.array(
-                        [datetime.now(UTC).date()] * (len(order) * BANDS), pa.date32()
+                        np.full(n * BANDS, np.datetime64(datetime.now(UTC).date(), "D"))
                     ),
                 }
             ),
@@ -376,68 +420,82 @@ class Warehouse:
         # join to recent bands (rows are appended in time order, so old row groups are
         # skipped), and the cost flat however large the warehouse grows.
         pairs = self.con.sql(
-            "SELECT DISTINCT b.article_id AS new_id, s.article_id AS old_id FROM batch_bands b"
+            "SELECT DISTINCT b.url_key AS new_key, s.url_key FROM batch_bands b"
             " JOIN article_bands s ON s.band = b.band AND s.hash = b.hash"
             f" WHERE s.stored_on >= current_date - {CLUSTER_WINDOW_DAYS}"
         ).to_arrow_table()
         self.con.register("candidate_pairs", pairs)
         stored = self.con.execute(
-            "SELECT p.new_id, a.article_id, a.cluster_id, a.signature FROM candidate_pairs p"
-            " JOIN articles a ON a.article_id = p.old_id"
+            "SELECT p.new_key, a.article_id, a.cluster_id, a.signature FROM candidate_pairs p"
+            " JOIN articles a USING (url_key)"
         ).fetchall()
         self.con.execute("INSERT INTO article_bands SELECT * FROM batch_bands")
-        candidates: dict[str, list[tuple[str, str | None, bytes]]] = defaultdict(list)
-        for new_id, old_id, cluster, sig in stored:
-            candidates[new_id].append((old_id, cluster, sig))
-        for later, earlier in _shared_bands(bands):  # within the batch: earlier ones lead
-            candidates[order[later]].append((order[earlier], None, signatures[order[earlier]]))
-        for aid in order:
-            scored = [
-                (similarity(signatures[aid], sig), other, cluster)
-                for other, cluster, sig in candidates.get(aid, [])
-            ]
-            best = max(scored, default=None)
-            if best is not None and best[0] >= NEAR_DUPLICATE:
-                clusters[aid] = best[2] or clusters[best[1]]
+        row_of = {key: k for k, key in enumerate(keys)}
+        width = values.shape[1]
+        # (new row, other article, its cluster or None when it is new too, its signature)
+        candidates = [
+            (row_of[new_key], old_id, cluster, sig)
+            for new_key, old_id, cluster, sig in stored
+            if sig and len(sig) == (width + 1) * 8
+        ]
+        other_sizes, other_values = signature_matrix([c[3] for c in candidates])
+        # Pairs within the batch (earlier ones lead), both new.
+        row_of_signed = {int(k): r for r, k in enumerate(rows.tolist())}
+        within = [
+            (row_of_signed[b], row_of_signed[a])
+            for b, a in staged.shared
+            if b in row_of_signed and a in row_of_signed
+        ]
+        candidate_rows = np.array([c[0] for c in candidates] + [b for b, _ in within], int)
+        scores = containment(
+            sizes[candidate_rows],
+            values[candidate_rows],
+            np.concatenate([other_sizes, sizes[[a for _, a in within]]]),
+            np.concatenate([other_values, values[[a for _, a in within]].reshape(-1, width)]),
+        )
+        others = [(c[1], c[2]) for c in candidates] + [(order[a], None) for _, a in within]
+        best: dict[int, tuple[float, str, str | None]] = {}
+        for row, (other, cluster), score in zip(
+            candidate_rows.tolist(), others, scores.tolist(), strict=True
+        ):
+            if score >= NEAR_DUPLICATE and (row not in best or (score, other) > best[row][:2]):
+                best[row] = (score, other, cluster)
+        for row, aid in enumerate(order):  # in order, so an earlier new article's cluster is set
+            if row in best:
+                _, other, cluster = best[row]
+                clusters[aid] = cluster or clusters[other]
         return clusters
 
-    def _insert_entries(self, batch: PollBatch, ids: dict[str, str], result: LoadResult) -> None:
-        if not batch.new_entries:
+    def _insert_entries(
+        self, staged: StagedBatch, remap: dict[str, str], result: LoadResult
+    ) -> None:
+        table = staged.entries
+        if not table.num_rows:
             return
-        entry_article = {(f, g): a for f, g, a in batch.linked}
-        for r in batch.articles:
-            for feed_id, entry in r.entries:
-                entry_article[(feed_id, entry.guid)] = ids[r.article.canonical_url]
-        rows = [
-            {
-                "feed_id": feed_id,
-                "guid": e.guid,
-                "link": e.link,
-                "title": e.title,
-                "author": e.author,
-                "published_at": e.published,
-                "summary": e.summary,
-                "content": e.content,
-                "article_id": entry_article.get((feed_id, e.guid)),
-                "first_seen_at": batch.started_at,
-                "run_id": batch.run_id,
-            }
-            for feed_id, e in batch.new_entries
-        ]
-        self._stage("batch_entries", "entries", rows)
-        before = self._count("entries")
-        self.con.execute(
-            "INSERT INTO entries BY NAME SELECT * FROM batch_entries b"
-            " WHERE NOT EXISTS (SELECT 1 FROM entries e"
-            "                   WHERE e.feed_id = b.feed_id AND e.guid = b.guid)"
+        # Only entries not stored yet: a spooled batch may meet entries a later run stored.
+        self.con.register("batch_entry_keys", table.select(["entry_key"]))
+        stored = set(
+            self.con.execute(
+                "SELECT e.feed_id, e.guid FROM entries e JOIN batch_entry_keys USING (entry_key)"
+            ).fetchall()
         )
-        result.new_entries = self._count("entries") - before
+        if stored:
+            pairs = zip(table["feed_id"].to_pylist(), table["guid"].to_pylist(), strict=True)
+            table = table.filter(pa.array([pair not in stored for pair in pairs]))
+        if remap:  # entries of articles found to be copies point to the stored article
+            column = table.schema.get_field_index("article_id")
+            aids = [remap.get(a, a) for a in table["article_id"].to_pylist()]
+            table = table.set_column(column, "article_id", pa.array(aids, pa.string()))
+        if table.num_rows:
+            self.con.register("batch_entries", table)
+            self.con.execute("INSERT INTO entries SELECT * FROM batch_entries")
+        result.new_entries = table.num_rows
 
     def _insert_matches(
         self,
         batch: PollBatch,
         ids: dict[str, str],
-        fresh: set[str],
+        fresh: dict[str, str],
         now: datetime,
         result: LoadResult,
     ) -> None:
@@ -452,26 +510,22 @@ class Warehouse:
                 rows.append(_match_row(aid, m, now))
                 if m.matched:
                     result.hits.append(
-                        Hit(m.topic, m.score, aid, r.article.title, r.article.url, m.snippet)
+                        Hit(
+                            m.topic,
+                            m.score,
+                            aid,
+                            r.article.title,
+                            r.article.url,
+                            m.snippet,
+                            fresh[aid],
+                        )
                     )
-        if result.hits:
-            cluster_of = dict(
-                self.con.execute(
-                    "SELECT article_id, cluster_id FROM articles WHERE article_id IN (SELECT unnest(?))",
-                    [[h.article_id for h in result.hits]],
-                ).fetchall()
-            )
-            result.hits = [
-                replace(h, cluster_id=cluster_of.get(h.article_id, h.article_id))
-                for h in result.hits
-            ]
         if not rows:
             return
         self._stage("batch_matches", "topic_matches", rows)
         self.con.execute(
-            "INSERT INTO topic_matches BY NAME SELECT * FROM batch_matches b"
-            " WHERE NOT EXISTS (SELECT 1 FROM topic_matches t WHERE t.article_id = b.article_id"
-            "                   AND t.topic = b.topic AND t.topic_version = b.topic_version)"
+            # Only articles new in this transaction have rows here: none can be stored yet.
+            "INSERT INTO topic_matches BY NAME SELECT * FROM batch_matches"
         )
         result.hits.sort(key=lambda h: -h.score)
 
@@ -494,11 +548,7 @@ class Warehouse:
 
     def _stage(self, name: str, table: str, rows: list[dict[str, Any]]) -> None:
         """Register rows as an Arrow table typed like `table` (schema.sql stays the one source)."""
-        if table not in self._schemas:
-            self._schemas[table] = (
-                self.con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
-            )
-        self.con.register(name, pa.Table.from_pylist(rows, schema=self._schemas[table]))
+        self.con.register(name, pa.Table.from_pylist(rows, schema=table_schema(table)))
 
     # -- topic versions and re-scoring ----------------------------------------
 
@@ -591,17 +641,6 @@ class Warehouse:
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
-def _shared_bands(bands: np.ndarray) -> set[tuple[int, int]]:
-    """(later, earlier) row pairs of a band matrix that share any band hash."""
-    pairs: set[tuple[int, int]] = set()
-    for column in bands.T:
-        _, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
-        for group in np.flatnonzero(counts > 1):
-            rows = np.flatnonzero(inverse == group)
-            pairs.update((int(b), int(a)) for i, a in enumerate(rows) for b in rows[i + 1 :])
-    return pairs
-
-
 def _match_row(article_id: str, m: TopicMatch, now: datetime) -> dict[str, Any]:
     return {
         "article_id": article_id,
@@ -623,37 +662,3 @@ def _match_row(article_id: str, m: TopicMatch, now: datetime) -> dict[str, Any]:
         ],
         "matched_at": now,
     }
-
-
-def _article_rows(
-    records: list[ArticleRecord], ids: dict[str, str], run_id: str
-) -> list[dict[str, Any]]:
-    rows = []
-    for r in records:
-        a = r.article
-        aid = ids[a.canonical_url]
-        rows.append(
-            {
-                "article_id": aid,
-                "url": a.url,
-                "final_url": a.final_url,
-                "canonical_url": a.canonical_url,
-                "content_hash": a.content_hash,
-                "cluster_id": aid,
-                "signature": a.signature or None,
-                "feed_id": r.feed_id,
-                "title": a.title,
-                "author": a.author,
-                "published_at": a.published,
-                "language": a.language,
-                "site_name": a.site_name,
-                "text": a.text,
-                "text_source": a.text_source,
-                "text_chars": len(a.text),
-                "fetch_status": r.fetch_status,
-                "fetch_error": r.fetch_error,
-                "fetched_at": r.fetched_at,
-                "run_id": run_id,
-            }
-        )
-    return rows
