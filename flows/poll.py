@@ -46,6 +46,7 @@ from flows.settings import load_feeds_config, load_topics
 from flows.summary import RunSummary, summary_markdown
 from warehouse import spool
 from warehouse.queries import FeedHealth
+from warehouse.staging import stage
 from warehouse.store import LoadResult, Warehouse
 
 __all__ = ["RunSummary", "poll_feeds"]
@@ -176,9 +177,10 @@ def extract_and_detect(pages: list[PageFetch], topics: TopicSet) -> list[Article
 @task(name="load-batch", cache_policy=NO_CACHE)
 def load_batch(db: str, batch: PollBatch) -> tuple[LoadResult | None, list[FeedHealth]]:
     """Load the batch in one transaction; spool it when another process holds the file."""
+    staged = stage(batch)  # before opening: the file stays locked only while loading
     try:
         with Warehouse.open(db) as wh:
-            return wh.load(batch), wh.feed_health()
+            return wh.load(staged), wh.feed_health()
     except WarehouseLockedError as e:
         path = spool.write(db, batch)
         run_logger().warning("%s; batch kept in %s, to load at the next run", e, path)
@@ -195,9 +197,10 @@ def load_spooled(db: str) -> int:
         except WarehouseError as e:  # e.g. written by another feedwatch version: keep it
             run_logger().warning("spooled batch left in place: %s", e)
             continue
+        staged = stage(batch)
         try:
             with Warehouse.open(db) as wh:
-                wh.load(batch)
+                wh.load(staged)
         except WarehouseLockedError:
             break  # still held: they wait for the next run
         spool.remove(path)

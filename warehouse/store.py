@@ -153,13 +153,16 @@ class Warehouse:
         if not pairs:
             return set()
         keys = pa.array([entry_key(f, g) for f, g in pairs], pa.uint64())
-        self.con.register("entry_keys", pa.table({"entry_key": keys}))
-        # Joined on the integer key alone (a string join reads every stored row's
-        # strings); the strings of the few rows found are then compared exactly.
+        return self._stored_entry_keys(pa.table({"entry_key": keys})) & set(pairs)
+
+    def _stored_entry_keys(self, keys: pa.Table) -> set[tuple[str, str]]:
+        """(feed_id, guid) of stored entries with one of these entry_keys (a semi-join
+        on the integer key, so only the matching rows' strings are read)."""
+        self.con.register("entry_keys", keys)
         rows = self.con.execute(
-            "SELECT e.feed_id, e.guid FROM entries e JOIN entry_keys k USING (entry_key)"
+            "SELECT feed_id, guid FROM entries WHERE entry_key IN (SELECT entry_key FROM entry_keys)"
         ).fetchall()
-        return {(f, g) for f, g in rows} & set(pairs)
+        return {(f, g) for f, g in rows}
 
     def stored_canonical_urls(self, urls: Sequence[str]) -> dict[str, str]:
         """canonical_url → article_id for those of these URLs already stored."""
@@ -361,24 +364,17 @@ class Warehouse:
         """(article_id, canonical_url, content_hash) of stored articles that have the
         same canonical URL (key "url_key") or text (key "text_key") as one in table.
 
-        First the integer keys alone, which reads 8 bytes a stored row; then, only
-        for keys found (rare), the strings, compared exactly.
+        A semi-join on the integer key: DuckDB passes the batch's keys down into
+        the scan, so only the matching rows' strings are read, which are then
+        compared exactly.
         """
         self.con.register("batch_keys", table.select([key]))
-        found = [
-            k
-            for (k,) in self.con.execute(
-                f"SELECT DISTINCT {key} FROM articles WHERE {key} IN (SELECT {key} FROM batch_keys)"
-            ).fetchall()
-        ]
-        if not found:
-            return []
         rows = self.con.execute(
-            f"SELECT article_id, canonical_url, content_hash FROM articles WHERE {key} = ANY(?)",
-            [found],
+            f"SELECT article_id, canonical_url, content_hash FROM articles"
+            f" WHERE {key} IN (SELECT {key} FROM batch_keys)"
         ).fetchall()
         column = "canonical_url" if key == "url_key" else "content_hash"
-        wanted = set(table[column].to_pylist())
+        wanted = set(table[column].to_pylist()) if rows else set()
         position = 1 if key == "url_key" else 2
         return [r for r in rows if r[position] in wanted]
 
@@ -425,10 +421,20 @@ class Warehouse:
             f" WHERE s.stored_on >= current_date - {CLUSTER_WINDOW_DAYS}"
         ).to_arrow_table()
         self.con.register("candidate_pairs", pairs)
-        stored = self.con.execute(
-            "SELECT p.new_key, a.article_id, a.cluster_id, a.signature FROM candidate_pairs p"
-            " JOIN articles a USING (url_key)"
-        ).fetchall()
+        signatures = {
+            key: (aid, cluster, sig)
+            for key, aid, cluster, sig in self.con.execute(
+                "SELECT url_key, article_id, cluster_id, signature FROM articles"
+                " WHERE url_key IN (SELECT url_key FROM candidate_pairs)"
+            ).fetchall()
+        }
+        stored = [
+            (new_key, *signatures[old_key])
+            for new_key, old_key in zip(
+                pairs["new_key"].to_pylist(), pairs["url_key"].to_pylist(), strict=True
+            )
+            if old_key in signatures
+        ]
         self.con.execute("INSERT INTO article_bands SELECT * FROM batch_bands")
         row_of = {key: k for k, key in enumerate(keys)}
         width = values.shape[1]
@@ -473,12 +479,7 @@ class Warehouse:
         if not table.num_rows:
             return
         # Only entries not stored yet: a spooled batch may meet entries a later run stored.
-        self.con.register("batch_entry_keys", table.select(["entry_key"]))
-        stored = set(
-            self.con.execute(
-                "SELECT e.feed_id, e.guid FROM entries e JOIN batch_entry_keys USING (entry_key)"
-            ).fetchall()
-        )
+        stored = self._stored_entry_keys(table.select(["entry_key"]))
         if stored:
             pairs = zip(table["feed_id"].to_pylist(), table["guid"].to_pylist(), strict=True)
             table = table.filter(pa.array([pair not in stored for pair in pairs]))
