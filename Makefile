@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint check bench install clean
+.PHONY: demo test lint check bench install clean serve
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	PREFECT_HOME=$(CURDIR)/.prefect $(BIN)/feedwatch demo
+
+# A Prefect server on 127.0.0.1:4200, the work pool, the deployments and a worker.
+serve: $(STAMP)
+	PREFECT_HOME=$(CURDIR)/.prefect BIN=$(BIN) bash scripts/serve.sh
 
 test: $(STAMP)
 	PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest

@@ -1,5 +1,5 @@
 """The `feedwatch` command: run, demo, rescore, sql, export, prune (topics and feeds
-subcommands live in cli_topics and cli_feeds; exit codes in _cli)."""
+subcommands live in cli_topics, cli_feeds and cli_alerts; exit codes in _cli)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from flows._cli import (
     out,
     prepare_prefect,
 )
+from flows.cli_alerts import alerts_app
 from flows.cli_feeds import feeds_app
 from flows.cli_topics import topics_app
 
@@ -40,6 +41,7 @@ app = typer.Typer(
 )
 app.add_typer(topics_app, name="topics")
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.command()
@@ -259,3 +261,18 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@app.command()
+def serve(
+    prefect_yaml: Annotated[
+        Path, typer.Option("--prefect-yaml", help="The deployments to serve.")
+    ] = Path("prefect.yaml"),
+    limit: Annotated[int, typer.Option("--limit", help="Flow runs at once, at most.")] = 2,
+) -> None:
+    """Run every deployment of prefect.yaml on its schedule from this process (no work pool
+    or worker needed), against PREFECT_API_URL; stop with Ctrl-C."""
+    from flows.serve import serve as serve_deployments
+
+    with exit_codes():
+        serve_deployments(prefect_yaml, limit=limit)

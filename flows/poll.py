@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -28,7 +28,13 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from extractors.articles import extract_article
 from extractors.decide import cache_lifetime, is_due
 from extractors.dedup import canonical_url
-from extractors.errors import FeedwatchError, FetchError, WarehouseError, WarehouseLockedError
+from extractors.errors import (
+    FeedwatchError,
+    FetchError,
+    TransientFetchError,
+    WarehouseError,
+    WarehouseLockedError,
+)
 from extractors.feeds import parse_feed
 from extractors.http import Fetcher
 from extractors.models import (
@@ -41,12 +47,13 @@ from extractors.models import (
     PollBatch,
 )
 from extractors.topics import TopicSet
+from flows.alerts import emit_hit_events, story_hits
 from flows.logs import run_logger
 from flows.settings import load_feeds_config, load_topics
 from flows.summary import RunSummary, summary_markdown
 from warehouse import spool
 from warehouse.queries import FeedHealth
-from warehouse.staging import stage
+from warehouse.staging import StagedBatch, stage
 from warehouse.store import LoadResult, Warehouse
 
 __all__ = ["RunSummary", "poll_feeds"]
@@ -174,13 +181,36 @@ def extract_and_detect(pages: list[PageFetch], topics: TopicSet) -> list[Article
     return records
 
 
-@task(name="load-batch", cache_policy=NO_CACHE)
-def load_batch(db: str, batch: PollBatch) -> tuple[LoadResult | None, list[FeedHealth]]:
-    """Load the batch in one transaction; spool it when another process holds the file."""
+def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect retries only what may pass by itself: a warehouse held by another
+    process for a moment (an analyst's query), a server asking to come back."""
+    try:
+        state.result()
+    except (WarehouseLockedError, TransientFetchError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(
+    name="load-batch",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[1, 4],
+    retry_condition_fn=retry_transient,
+)
+def load_batch(db: str, staged: StagedBatch) -> tuple[LoadResult, list[FeedHealth]]:
+    """Load the staged batch in one transaction (retried while the file is held)."""
+    with Warehouse.open(db) as wh:
+        return wh.load(staged), wh.feed_health()
+
+
+def load_or_spool(db: str, batch: PollBatch) -> tuple[LoadResult | None, list[FeedHealth]]:
+    """Load the batch; spool it when another process holds the file past the retries."""
     staged = stage(batch)  # before opening: the file stays locked only while loading
     try:
-        with Warehouse.open(db) as wh:
-            return wh.load(staged), wh.feed_health()
+        return load_batch(db, staged)
     except WarehouseLockedError as e:
         path = spool.write(db, batch)
         run_logger().warning("%s; batch kept in %s, to load at the next run", e, path)
@@ -307,7 +337,7 @@ def poll_feeds(
         topics=tuple(ct.topic for ct in topics),
         flow_run_id=summary.flow_run_id,
     )
-    loaded, health = load_batch(db, batch)
+    loaded, health = load_or_spool(db, batch)
     if loaded is None:
         summary.spooled = True
     result = loaded or LoadResult()
@@ -333,6 +363,23 @@ def poll_feeds(
     create_markdown_artifact(
         key="poll-summary", markdown=summary_markdown(summary), description="What this poll did"
     )
+    stories = story_hits(summary.hits)
+    if stories:
+        create_table_artifact(
+            key="poll-hits",
+            table=[
+                {
+                    "topic": h.topic,
+                    "score": h.score,
+                    "title": h.title or "",
+                    "link": h.url,
+                    "copies": sum(x.cluster_id == h.cluster_id for x in summary.hits),
+                }
+                for h in stories
+            ],
+            description="New topic hits of this poll, one per story",
+        )
+        summary.events = emit_hit_events(summary.hits)
     log.info(
         "polled %d feeds (%d failed, %d not modified): %d new entries, %d new articles, %d hits",
         summary.feeds_polled,

@@ -33,6 +33,7 @@ class RunSummary:
     spooled_loaded: int = 0  # batches of earlier runs loaded at the start of this one
     stale_topics: list[str] = field(default_factory=list)  # changed since the last rescore
     seconds: float = 0.0
+    events: int = 0  # alert events emitted: one per new story per topic
 
     def hits_per_topic(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -187,3 +188,50 @@ def test_views_answer_the_obvious_questions(demo_feeds: Path, topics_file: Path,
     # The demo's newest story is from 2025: both feeds have gone quiet for far longer
     # than their usual gap between stories.
     assert health == {"demo-latest": "stale", "demo-world": "stale"}
+
+
+def test_the_run_leaves_a_table_of_new_stories(
+    demo_feeds: Path, topics_file: Path, db: Path
+) -> None:
+    from prefect.artifacts import Artifact
+
+    summary = _poll(demo_feeds, topics_file, db)
+    artifact = Artifact.get(key="poll-hits")
+    assert artifact is not None
+    assert str(artifact.flow_run_id) == summary.flow_run_id
+    assert artifact.type == "table"
+    rows = json.loads(str(artifact.data))
+    stories = {(h.topic, h.cluster_id) for h in summary.hits}
+    assert len(rows) == len(stories) == summary.events
+    assert {r["topic"] for r in rows} == {"dprk-russia", "dprk-missiles"}
+    assert all(r["link"].startswith("http://127.0.0.1:") and r["title"] for r in rows)
+    # Sorted by score, best first.
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+
+
+def test_retries_are_for_transient_errors_only() -> None:
+    from prefect.states import Completed, Failed
+
+    from extractors.errors import (
+        ConfigError,
+        PermanentFetchError,
+        TransientFetchError,
+        WarehouseError,
+        WarehouseLockedError,
+    )
+    from flows.poll import retry_transient
+
+    def failed(e: Exception) -> object:
+        return Failed(data=e)
+
+    assert retry_transient(None, None, failed(WarehouseLockedError("held")))
+    assert retry_transient(
+        None, None, failed(TransientFetchError("https://a.example/rss", "503", status=503))
+    )
+    assert not retry_transient(
+        None, None, failed(PermanentFetchError("https://a.example/rss", "410", status=410))
+    )
+    assert not retry_transient(None, None, failed(WarehouseError("corrupt")))
+    assert not retry_transient(None, None, failed(ConfigError("bad")))
+    assert not retry_transient(None, None, failed(ValueError("bug")))
+    assert not retry_transient(None, None, Completed())

@@ -99,3 +99,27 @@ def feed_health(db: str | Path) -> list[FeedHealth]:
         raise WarehouseError(f"{db}: {e}") from e
     finally:
         con.close()
+
+
+def new_stories_of(con: duckdb.DuckDBPyConnection, since: datetime) -> list[dict[str, Any]]:
+    """Stories (clusters of copies) a current topic hit whose first copy arrived after
+    `since`: the best-scoring copy of each, with how many copies there are."""
+    cursor = con.execute(
+        """
+        SELECT topic, score, title, link, outlet, published_at, snippet, terms, copies,
+               first_seen
+        FROM (
+            SELECT h.*,
+                   count(*) OVER story AS copies,
+                   min(a.fetched_at) OVER story AS first_seen,
+                   row_number() OVER (story ORDER BY h.score DESC, a.fetched_at) AS rank
+            FROM topic_hits h JOIN articles a USING (article_id)
+            WINDOW story AS (PARTITION BY h.topic, h.cluster_id)
+        )
+        WHERE rank = 1 AND first_seen >= ?
+        ORDER BY topic, score DESC, published_at DESC
+        """,
+        [since],
+    )
+    columns = [d[0] for d in cursor.description or []]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

@@ -1,0 +1,100 @@
+"""The digest flow: what the topics hit since the last digest, and which feeds need care.
+
+Reads the warehouse in one short read-only session (polls can keep loading:
+a reader does not block the writer's next run for long) and leaves the digest
+as Prefect artifacts: markdown for people, a table of the stories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from flows.logs import run_logger
+from warehouse.queries import FeedHealth, feed_health_of, new_stories_of
+from warehouse.store import Warehouse
+
+__all__ = ["Digest", "digest", "digest_markdown"]
+
+
+@dataclass
+class Digest:
+    since: datetime
+    stories: list[dict[str, Any]] = field(default_factory=list)
+    unhealthy: list[FeedHealth] = field(default_factory=list)
+
+
+def _run_name() -> str:
+    return f"digest {datetime.now(UTC):%Y-%m-%d}"
+
+
+@flow(name="digest", flow_run_name=_run_name)
+def digest(db: str = "data/feedwatch.duckdb", since_hours: float = 24.0) -> Digest:
+    """Summarise the new stories of the last `since_hours` and the feeds needing care."""
+    since = datetime.now(UTC) - timedelta(hours=since_hours)
+    with Warehouse.open(db, read_only=True) as wh:
+        result = Digest(
+            since,
+            new_stories_of(wh.con, since),
+            [h for h in feed_health_of(wh.con) if h.status in {"failing", "stale", "disabled"}],
+        )
+    create_markdown_artifact(
+        key="digest", markdown=digest_markdown(result), description="New stories per topic"
+    )
+    if result.stories:
+        create_table_artifact(
+            key="digest-stories",
+            table=[
+                {
+                    "topic": s["topic"],
+                    "score": s["score"],
+                    "title": s["title"] or "",
+                    "outlet": s["outlet"] or "",
+                    "published": f"{s['published_at']:%Y-%m-%d}" if s["published_at"] else "",
+                    "copies": s["copies"],
+                    "link": s["link"],
+                }
+                for s in result.stories
+            ],
+            description="The digest's stories, one row per story and topic",
+        )
+    run_logger().info(
+        "digest since %s: %d stories, %d feeds needing care",
+        f"{since:%Y-%m-%d %H:%M}Z",
+        len(result.stories),
+        len(result.unhealthy),
+    )
+    return result
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def digest_markdown(d: Digest) -> str:
+    lines = [f"# Digest since {d.since:%Y-%m-%d %H:%M} UTC", ""]
+    if not d.stories:
+        lines += ["No new stories.", ""]
+    topics = sorted({s["topic"] for s in d.stories})
+    for topic in topics:
+        mine = [s for s in d.stories if s["topic"] == topic]
+        lines += [f"## {topic}: {len(mine)} stories", ""]
+        for s in mine:
+            when = f"{s['published_at']:%Y-%m-%d}" if s["published_at"] else "undated"
+            copies = f" · {s['copies']} copies" if s["copies"] > 1 else ""
+            lines.append(
+                f"- [{_cell(s['title'] or s['link'])}]({s['link']}) — {_cell(s['outlet'] or '')},"
+                f" {when}{copies}"
+            )
+            if s["snippet"]:
+                lines.append(f"  > {_cell(s['snippet'])[:300]}")
+        lines.append("")
+    if d.unhealthy:
+        lines += ["## Feeds needing care", "", "| feed | status | problem |", "|---|---|---|"]
+        lines += [f"| {h.feed_id} | {h.status} | {_cell(h.problem)[:200]} |" for h in d.unhealthy]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make serve`: a Prefect server on 127.0.0.1 (port PREFECT_PORT, 4200 by default),
+# the `feedwatch` process work pool, the deployments of prefect.yaml and a worker.
+# Ctrl-C (or TERM) stops the worker and the server this script started.
+set -euo pipefail
+BIN=${BIN:-.venv/bin}
+PORT=${PREFECT_PORT:-4200}
+export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false
+export PREFECT_API_URL="http://127.0.0.1:$PORT/api"
+
+pids=()
+stop() {
+    trap - EXIT INT TERM
+    for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    echo "stopped the Prefect server and worker"
+}
+trap stop EXIT INT TERM
+
+# Each in its own process group, so that stopping it stops its children too.
+setsid "$BIN/prefect" server start --host 127.0.0.1 --port "$PORT" &
+pids+=($!)
+echo "waiting for the Prefect server on port $PORT …"
+for _ in $(seq 1 120); do
+    if "$BIN/python" -c "import httpx, sys; sys.exit(httpx.get('$PREFECT_API_URL/health', timeout=2).json() is not True)" 2>/dev/null; then
+        break
+    fi
+    sleep 1
+done
+
+"$BIN/prefect" work-pool inspect feedwatch >/dev/null 2>&1 \
+    || "$BIN/prefect" work-pool create feedwatch --type process
+"$BIN/prefect" --no-prompt deploy --all
+setsid "$BIN/prefect" worker start --pool feedwatch &
+pids+=($!)
+echo
+echo "Prefect UI: http://127.0.0.1:$PORT  (deployments poll-feeds, rescore-topics, digest)"
+echo "Ctrl-C stops the worker and the server."
+wait
