@@ -11,9 +11,18 @@ export PREFECT_API_URL="http://127.0.0.1:$PORT/api"
 pids=()
 stop() {
     trap - EXIT INT TERM
-    for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    echo "stopped the Prefect server and worker"
+    # The worker first (it tells the server it is leaving), then the server; each
+    # gets 10 s to stop cleanly before it is killed.
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        pid=${pids[i]}
+        kill -TERM -- "-$pid" 2>/dev/null || continue
+        for _ in $(seq 1 20); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.5
+        done
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    done
+    echo "stopped the Prefect worker and server"
 }
 trap stop EXIT INT TERM
 

@@ -235,3 +235,23 @@ def test_retries_are_for_transient_errors_only() -> None:
     assert not retry_transient(None, None, failed(ConfigError("bad")))
     assert not retry_transient(None, None, failed(ValueError("bug")))
     assert not retry_transient(None, None, Completed())
+
+
+def test_the_digest_lists_each_new_story_once(
+    demo_feeds: Path, topics_file: Path, db: Path
+) -> None:
+    from prefect.artifacts import Artifact
+
+    from flows.digest import digest
+
+    summary = _poll(demo_feeds, topics_file, db)
+    result = digest(db=str(db), since_hours=1)
+    stories = {(h.topic, h.cluster_id) for h in summary.hits}
+    assert len(result.stories) == len(stories)
+    assert sum(s["copies"] for s in result.stories) == len(summary.hits)
+    markdown = Artifact.get(key="digest")
+    assert markdown is not None and "## dprk-russia:" in str(markdown.data)
+    table = Artifact.get(key="digest-stories")
+    assert table is not None and len(json.loads(str(table.data))) == len(stories)
+    # Nothing new in the next hour's digest window once it has moved on.
+    assert digest(db=str(db), since_hours=0).stories == []

@@ -262,3 +262,33 @@ def test_poll_feeds_deployed_from_prefect_yaml_runs_through_a_worker(
         assert con.execute("SELECT count(*) FROM articles").fetchall()[0][0] == 20
     finally:
         con.close()
+
+
+def test_feedwatch_serve_serves_the_deployments_of_prefect_yaml(
+    prefect_server: dict[str, str], tmp_path: Path
+) -> None:
+    api = prefect_server["PREFECT_API_URL"]
+    log = tmp_path / "serve.log"
+    served = subprocess.Popen(
+        [str(BIN / "feedwatch"), "serve"],
+        env=prefect_server,
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while "being served" not in log.read_text() and time.monotonic() < deadline:
+            assert served.poll() is None, log.read_text()[-2000:]
+            time.sleep(1)
+        assert "being served" in log.read_text(), log.read_text()[-2000:]
+        found = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+        mine = {d["name"]: d for d in found}
+        assert {"poll-feeds", "rescore-topics", "digest"} <= set(mine)
+        assert mine["poll-feeds"]["schedules"][0]["schedule"]["interval"] == 900
+        assert mine["digest"]["schedules"][0]["schedule"]["cron"] == "0 7 * * *"
+        assert mine["poll-feeds"]["parameters"]["db"] == "data/feedwatch.duckdb"
+    finally:
+        os.killpg(served.pid, signal.SIGINT)
+        served.wait(timeout=30)
