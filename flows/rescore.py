@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -65,7 +66,11 @@ def rescore_task(db: str, topics: TopicSet, all_topics: bool) -> RescoreSummary:
     return rescore(db, topics, all_topics=all_topics)
 
 
-@flow(name="rescore-topics")
+def _run_name() -> str:
+    return f"rescore {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
+
+
+@flow(name="rescore-topics", flow_run_name=_run_name)
 def rescore_topics(
     topics_path: str = "topics.yaml", db: str = "data/feedwatch.duckdb", all_topics: bool = False
 ) -> RescoreSummary:

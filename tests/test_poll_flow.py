@@ -255,3 +255,15 @@ def test_the_digest_lists_each_new_story_once(
     assert table is not None and len(json.loads(str(table.data))) == len(stories)
     # Nothing new in the next hour's digest window once it has moved on.
     assert digest(db=str(db), since_hours=0).stories == []
+
+
+def test_a_run_that_can_store_nothing_fails_and_says_why(
+    demo_feeds: Path, topics_file: Path, tmp_path: Path
+) -> None:
+    from extractors.errors import WarehouseError
+
+    not_a_file = tmp_path / "warehouse.duckdb"
+    not_a_file.mkdir()  # a directory where the warehouse file should be
+    with pytest.raises(WarehouseError, match=str(not_a_file)):
+        _poll(demo_feeds, topics_file, not_a_file)
+    assert not list(tmp_path.glob("*.spool"))  # not held by anyone: nothing to wait for
