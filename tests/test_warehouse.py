@@ -191,3 +191,36 @@ def test_a_failing_step_leaves_the_warehouse_as_it_was(tmp_path: Path) -> None:
     assert _describe(con) == before
     assert current_version(con) == 1
     con.close()
+
+
+def test_migrated_rows_get_the_lookup_keys_the_writer_computes(tmp_path: Path) -> None:
+    """Step 5 computes the integer keys in SQL; they must equal feedwatch's own, or
+    the writer would not find (and would store twice) what was stored before."""
+    from extractors.dedup import article_id, content_hash, entry_key, key64
+    from warehouse.migrations import schema_sql
+
+    url = "https://a.example/news/1"
+    aid, text_hash = article_id(url), content_hash("Some text of the article.")
+    old = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(old))
+    con.execute(schema_sql(1))
+    con.execute("INSERT INTO schema_migrations VALUES (1, now())")
+    con.execute(
+        "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, 'f', 'T', NULL, NULL, 'en', NULL,"
+        " 'Some text of the article.', 'extracted', 25, 200, NULL, now(), 'r')",
+        [aid, url, url, url, text_hash, aid],
+    )
+    con.execute(
+        "INSERT INTO entries VALUES ('f', 'tag:a.example,2024:1 ü', ?, 'T', NULL, NULL, NULL,"
+        " NULL, ?, now(), 'r')",
+        [url, aid],
+    )
+    con.close()
+
+    with Warehouse.open(old) as wh:
+        keys = wh.con.execute("SELECT url_key, text_key FROM articles").fetchall()
+        entry = wh.con.execute("SELECT entry_key FROM entries").fetchall()
+        assert wh.stored_canonical_urls([url]) == {url: aid}
+        assert wh.unknown_entries([]) == []
+    assert keys == [(key64(aid), key64(text_hash))]
+    assert entry == [(entry_key("f", "tag:a.example,2024:1 ü"),)]
