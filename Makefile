@@ -40,6 +40,7 @@ check: lint test
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_topics.py
+	$(BIN)/python benchmarks/bench_extract.py
 	$(BIN)/python benchmarks/bench_store.py
 
 clean:

@@ -25,7 +25,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from extractors.articles import extract_article
 from extractors.decide import cache_lifetime, is_due
 from extractors.dedup import canonical_url
 from extractors.errors import (
@@ -48,6 +47,7 @@ from extractors.models import (
 )
 from extractors.topics import TopicSet
 from flows.alerts import emit_hit_events, story_hits
+from flows.extract import extract_pages
 from flows.logs import run_logger
 from flows.settings import load_feeds_config, load_topics
 from flows.summary import RunSummary, summary_markdown
@@ -163,9 +163,8 @@ def fetch_pages(
 def extract_and_detect(pages: list[PageFetch], topics: TopicSet) -> list[ArticleRecord]:
     """Extract each page's text (the feed's text when the page has none) and match topics."""
     records = []
-    for page in pages:
-        feed_id, entry = page.entries[0]
-        article = extract_article(page.html, url=page.url, final_url=page.final_url, entry=entry)
+    for page, article in zip(pages, extract_pages(pages), strict=True):
+        feed_id, _ = page.entries[0]
         matches = topics.match(article.title, article.text)
         records.append(
             ArticleRecord(
