@@ -27,11 +27,14 @@ def usable_cores() -> int:
 
 
 def extract_pages(pages: Sequence[PageFetch], workers: int | None = None) -> list[Article]:
-    """The Article of each page, in order; in `workers` processes (all cores by
-    default) when there are at least POOL_MIN_PAGES pages."""
+    """The Article of each page, in order, in `workers` processes (1: in line).
+
+    By default, every core once there are POOL_MIN_PAGES pages, else in line.
+    """
     jobs: list[_Job] = [(p.html, p.url, p.final_url, p.entries[0][1]) for p in pages]
-    workers = workers or usable_cores()
-    if workers < 2 or len(jobs) < POOL_MIN_PAGES:
+    if workers is None:
+        workers = usable_cores() if len(jobs) >= POOL_MIN_PAGES else 1
+    if workers < 2 or len(jobs) < 2:
         return [_extract(job) for job in jobs]
     # forkserver, not fork: the flow's process runs threads (Prefect's, the fetcher's),
     # and forking a threaded process can deadlock the child.

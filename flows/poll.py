@@ -160,10 +160,12 @@ def fetch_pages(
 
 
 @task(name="extract-and-detect", cache_policy=NO_CACHE)
-def extract_and_detect(pages: list[PageFetch], topics: TopicSet) -> list[ArticleRecord]:
+def extract_and_detect(
+    pages: list[PageFetch], topics: TopicSet, workers: int | None = None
+) -> list[ArticleRecord]:
     """Extract each page's text (the feed's text when the page has none) and match topics."""
     records = []
-    for page, article in zip(pages, extract_pages(pages), strict=True):
+    for page, article in zip(pages, extract_pages(pages, workers), strict=True):
         feed_id, _ = page.entries[0]
         matches = topics.match(article.title, article.text)
         records.append(
@@ -279,8 +281,13 @@ def poll_feeds(
     db: str = "data/feedwatch.duckdb",
     poll_all: bool = False,
     feed_source: str = "config",
+    extract_workers: int | None = None,
 ) -> RunSummary:
-    """Poll every due feed once (all enabled feeds with poll_all) and load what is new."""
+    """Poll every due feed once (all enabled feeds with poll_all) and load what is new.
+
+    extract_workers: processes extracting pages (default: every core once a run has
+    enough pages to pay for starting them; 1: in the flow's process).
+    """
     started = datetime.now(UTC)
     t0 = time.monotonic()
     log = run_logger()
@@ -323,7 +330,7 @@ def poll_feeds(
     # Entries of feeds that do not fetch pages go on with the feed's own text.
     now = datetime.now(UTC)
     pages += [PageFetch(url, entries, now) for url, entries in to_keep.items()]
-    records = extract_and_detect(pages, topics) if pages else []
+    records = extract_and_detect(pages, topics, extract_workers) if pages else []
     batch = PollBatch(
         run_id=summary.run_id,
         started_at=started,

@@ -267,3 +267,33 @@ def test_a_run_that_can_store_nothing_fails_and_says_why(
     with pytest.raises(WarehouseError, match=str(not_a_file)):
         _poll(demo_feeds, topics_file, not_a_file)
     assert not list(tmp_path.glob("*.spool"))  # not held by anyone: nothing to wait for
+
+
+def test_a_run_extracting_in_worker_processes_stores_the_same(
+    demo_feeds: Path, topics_file: Path, tmp_path: Path
+) -> None:
+    tables = {}
+    for workers in (1, 2):
+        db = tmp_path / f"w{workers}.duckdb"
+        poll_feeds(
+            feeds_path=str(demo_feeds),
+            topics_path=str(topics_file),
+            db=str(db),
+            poll_all=True,
+            extract_workers=workers,
+        )
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            tables[workers] = (
+                con.execute(
+                    "SELECT article_id, canonical_url, cluster_id, title, language, text,"
+                    " text_source, signature FROM articles ORDER BY article_id"
+                ).fetchall(),
+                con.execute(
+                    "SELECT article_id, topic, score, matched FROM topic_matches ORDER BY ALL"
+                ).fetchall(),
+            )
+        finally:
+            con.close()
+    assert len(tables[1][0]) == 20
+    assert tables[2] == tables[1]
