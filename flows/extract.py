@@ -5,19 +5,21 @@ starting worker processes is extracted in a process pool, the rest in line.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from extractors.articles import extract_article
 from extractors.models import Article, EntryData, PageFetch
 
 __all__ = ["POOL_MIN_PAGES", "extract_pages", "usable_cores"]
 
-# Below this many pages, starting the workers (each imports trafilatura) costs
-# more than it saves.
-POOL_MIN_PAGES = 48
+# Starting the pool costs about a second here (docs/performance.md): it pays off
+# from about 100 pages; fewer are extracted in line.
+POOL_MIN_PAGES = 96
 
 _Job = tuple[bytes | None, str, str | None, EntryData]
 
@@ -39,9 +41,17 @@ def extract_pages(pages: Sequence[PageFetch], workers: int | None = None) -> lis
     # forkserver, not fork: the flow's process runs threads (Prefect's, the fetcher's),
     # and forking a threaded process can deadlock the child.
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        # Chunks of 8 pages: fewer round trips, still an even spread over the workers.
-        return list(pool.map(_extract, jobs, chunksize=8))
+    # The fork server imports trafilatura once; each worker then starts as a fork of it.
+    context.set_forkserver_preload([__name__])
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            # Chunks of 8 pages: fewer round trips, still an even spread over the workers.
+            return list(pool.map(_extract, jobs, chunksize=8))
+    except BrokenProcessPool as e:
+        # Workers that cannot start (a main module they cannot import, e.g. code
+        # piped to python) or that died: the pages are still extracted, in line.
+        logging.getLogger("feedwatch").warning("extraction workers failed (%s): in line", e)
+        return [_extract(job) for job in jobs]
 
 
 def _extract(job: _Job) -> Article:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from conftest import corpora
 from extractors.models import EntryData, PageFetch
 from flows.extract import POOL_MIN_PAGES, extract_pages
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pages(bodies: list[tuple[str, bytes]]) -> list[PageFetch]:
@@ -32,7 +37,7 @@ def test_the_pool_extracts_the_demo_pages_as_in_line() -> None:
     _, _, articles = load_articles()
     bodies = [
         (f"http://127.0.0.1:1/copy{k}{a.path}", routes[a.path].body)
-        for k in range(3)
+        for k in range(5)
         for a in articles
     ]
     bodies.append(("http://127.0.0.1:1/missing", b""))  # a page that could not be fetched
@@ -53,3 +58,24 @@ def test_the_pool_extracts_real_pages_as_in_line() -> None:
         [(f"https://news.example/{f.name}", gzip.decompress(f.read_bytes())) for f in files]
     )
     assert extract_pages(pages, workers=2) == extract_pages(pages, workers=1)
+
+
+def test_workers_that_cannot_start_leave_the_pages_to_be_extracted_in_line() -> None:
+    # Code piped to python has a main module the workers cannot import: the pool
+    # breaks, and the pages are extracted in line all the same.
+    script = """
+from datetime import UTC, datetime
+from extractors.models import EntryData, PageFetch
+from flows.extract import extract_pages
+html = b"<html><body><article><p>" + b"North Korea sent troops to Kursk. " * 40 + b"</p></article></body></html>"
+entry = EntryData("g", "https://n.example/1", "T", None, None, None, None)
+pages = [PageFetch(f"https://n.example/{i}", (("f", entry),), datetime.now(UTC), None, 200, html) for i in range(4)]
+articles = extract_pages(pages, workers=2)
+print(len(articles), sum("Kursk" in a.text for a in articles))
+"""
+    done = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["4", "4"]
+    assert "extraction workers failed" in done.stderr
