@@ -199,7 +199,11 @@ def test_per_host_politeness(tmp_path: Path, topics_file: Path, db: Path) -> Non
         peak = s.max_in_flight
     assert len(starts) == 6
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.18, gaps  # 200 ms between two requests to one host
+    # 200 ms between two requests to one host, as the server sees them: its threads
+    # may note a request late on a busy machine, so allow for that (without the gate
+    # the gaps are a few milliseconds).
+    assert min(gaps) >= 0.1, gaps
+    assert sum(gaps) >= 0.9, gaps  # five gaps of 200 ms, give or take the noise
     assert peak <= 2
 
 
