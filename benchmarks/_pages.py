@@ -5,7 +5,10 @@ from __future__ import annotations
 import gzip
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+
+from extractors.models import EntryData, PageFetch
 
 
 def article_pages(limit: int | None = None) -> tuple[str, list[bytes]]:
@@ -20,3 +23,19 @@ def article_pages(limit: int | None = None) -> tuple[str, list[bytes]]:
     routes = render_site("http://127.0.0.1:1")
     _, _, articles = load_articles()
     return f"{len(articles)} demo pages", [routes[a.path].body for a in articles]
+
+
+def page_fetches(copies: int = 1) -> tuple[str, list[PageFetch]]:
+    """The pages as a poll run holds them after fetching, `copies` times over (each copy
+    under its own host), with one feed entry each."""
+    label, bodies = article_pages()
+    now = datetime.now(UTC)
+    pages = [
+        PageFetch(
+            url, (("feed", EntryData(url, url, None, None, None, None, None)),), now, url, 200, body
+        )
+        for k in range(copies)
+        for i, body in enumerate(bodies)
+        for url in [f"https://news{k}.example/{i}"]
+    ]
+    return f"{label} × {copies}", pages

@@ -15,13 +15,11 @@ import argparse
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _pages import article_pages
+from _pages import page_fetches
 
-from extractors.models import EntryData, PageFetch
 from flows.extract import extract_pages, usable_cores
 
 
@@ -30,16 +28,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    label, bodies = article_pages()
-    now = datetime.now(UTC)
-    pages = [
-        PageFetch(
-            url, (("feed", EntryData(url, url, None, None, None, None, None)),), now, url, 200, body
-        )
-        for k in range(args.copies)
-        for i, body in enumerate(bodies)
-        for url in [f"https://news{k}.example/{i}"]
-    ]
+    label, pages = page_fetches(args.copies)
     cores = usable_cores()
     in_line, pooled = [], []
     for _ in range(args.repeat):
@@ -50,9 +39,7 @@ def main() -> None:
         extract_pages(pages, workers=cores)
         pooled.append(time.perf_counter() - t0)
     a, b = statistics.median(in_line), statistics.median(pooled)
-    print(
-        f"extract: {len(pages)} pages ({label} × {args.copies}), {cores} cores, median of {args.repeat}"
-    )
+    print(f"extract: {len(pages)} pages ({label}), {cores} cores, median of {args.repeat}")
     print(f"  in line:           {a:.2f} s ({1000 * a / len(pages):.1f} ms a page)")
     print(f"  {cores} worker processes: {b:.2f} s   ratio {b / a:.2f} (floor ≈ {1 / cores:.2f})")
 

@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _pages import article_pages
+from _pages import page_fetches
 
-from extractors.models import ArticleRecord, EntryData, PageFetch, PollBatch
+from extractors.models import ArticleRecord, PollBatch
 from flows.extract import extract_pages
 from flows.rescore import rescore
 from flows.settings import load_topics
@@ -38,16 +38,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    label, bodies = article_pages()
+    label, pages = page_fetches(args.copies)
     now = datetime.now(UTC)
-    pages = [
-        PageFetch(
-            url, (("feed", EntryData(url, url, None, None, None, None, None)),), now, url, 200, body
-        )
-        for k in range(args.copies)
-        for i, body in enumerate(bodies)
-        for url in [f"https://news{k}.example/{i}"]
-    ]
     topics = load_topics(ROOT / "flows" / "defaults" / "topics.yaml")
     articles = extract_pages(pages)
     records = tuple(
@@ -70,7 +62,7 @@ def main() -> None:
     m = statistics.median(matched) / summary.articles
     e = statistics.median(extracted) / len(pages)
     print(
-        f"rescore: {summary.articles} stored articles ({label} × {args.copies}), {len(topics)}"
+        f"rescore: {summary.articles} stored articles ({label}), {len(topics)}"
         f" topics, median of {args.repeat}"
     )
     print(f"  re-extracting, in line: {1000 * e:.2f} ms an article")

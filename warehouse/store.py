@@ -170,12 +170,8 @@ class Warehouse:
             return {}
         unique = list(set(urls))
         keys = pa.array([key64(make_article_id(u)) for u in unique], pa.uint64())
-        self.con.register("url_keys", pa.table({"url_key": keys, "canonical_url": unique}))
-        rows = self.con.execute(
-            "SELECT k.canonical_url, a.article_id, a.canonical_url FROM articles a"
-            " JOIN url_keys k USING (url_key)"
-        ).fetchall()
-        return {url: aid for url, aid, stored in rows if url == stored}
+        table = pa.table({"url_key": keys, "canonical_url": unique})
+        return {url: aid for aid, url, _ in self._stored_by_key("url_key", table)}
 
     # -- the one write of a run ----------------------------------------------
 
