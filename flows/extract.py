@@ -1,6 +1,7 @@
-"""Extraction on every core. trafilatura is pure Python and CPU-bound (15–27 ms a
-page here), so threads cannot share it out: a batch large enough to pay for
-starting worker processes is extracted in a process pool, the rest in line.
+"""Extraction on every core, started as pages arrive. trafilatura is pure Python
+and CPU-bound (15–27 ms a page here), so threads cannot share it out: a run with
+enough pages to pay for starting worker processes extracts them in a process
+pool while the rest are still being fetched; smaller runs extract in line.
 """
 
 from __future__ import annotations
@@ -8,14 +9,31 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
+from functools import partial
+from types import TracebackType
+from typing import Any, cast
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import TaskRunner
 
 from extractors.articles import extract_article
+from extractors.errors import ConfigError
 from extractors.models import Article, EntryData, PageFetch
 
-__all__ = ["POOL_MIN_PAGES", "extract_pages", "usable_cores"]
+__all__ = [
+    "DASK_CHUNK",
+    "POOL_MIN_PAGES",
+    "Extracted",
+    "PageExtractor",
+    "extract_on_dask",
+    "extract_pages",
+    "usable_cores",
+]
 
 # Starting the pool costs about a second here (docs/performance.md): it pays off
 # from about 100 pages; fewer are extracted in line.
@@ -28,30 +46,168 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def extract_pages(pages: Sequence[PageFetch], workers: int | None = None) -> list[Article]:
-    """The Article of each page, in order, in `workers` processes (1: in line).
+class PageExtractor:
+    """Pages in (from any thread, as they are fetched), Articles out, in page order.
 
-    By default, every core once there are POOL_MIN_PAGES pages, else in line.
+    With `workers` ≥ 2 (default: every core once `expected` pages reach
+    POOL_MIN_PAGES), pages handed over with `start` are extracted at once in
+    worker processes; every other page is extracted in line by `articles`.
     """
-    jobs: list[_Job] = [(p.html, p.url, p.final_url, p.entries[0][1]) for p in pages]
-    if workers is None:
-        workers = usable_cores() if len(jobs) >= POOL_MIN_PAGES else 1
-    if workers < 2 or len(jobs) < 2:
-        return [_extract(job) for job in jobs]
-    # forkserver, not fork: the flow's process runs threads (Prefect's, the fetcher's),
-    # and forking a threaded process can deadlock the child.
-    context = multiprocessing.get_context("forkserver")
-    # The fork server imports trafilatura once; each worker then starts as a fork of it.
-    context.set_forkserver_preload([__name__])
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            # Chunks of 8 pages: fewer round trips, still an even spread over the workers.
-            return list(pool.map(_extract, jobs, chunksize=8))
-    except BrokenProcessPool as e:
+
+    def __init__(self, expected: int, workers: int | None = None):
+        if workers is None:
+            workers = usable_cores() if expected >= POOL_MIN_PAGES else 1
+        self.workers = workers if expected >= 2 else 1
+        self._futures: dict[str, Future[Article]] = {}
+        self._jobs: dict[str, _Job] = {}  # pages in a worker, kept until extracted
+        self._pool: ProcessPoolExecutor | None = None
+        if self.workers >= 2:
+            # forkserver, not fork: the flow's process runs threads (Prefect's, the
+            # fetcher's), and forking a threaded process can deadlock the child.
+            context = multiprocessing.get_context("forkserver")
+            # The fork server imports trafilatura once; each worker starts as a fork of it.
+            context.set_forkserver_preload([__name__])
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            # Start the workers now, while the pages are still on their way.
+            for _ in range(self.workers):
+                self._submit(None, _warm_up)
+
+    def __enter__(self) -> PageExtractor:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def start(self, page: PageFetch) -> PageFetch:
+        """Begin extracting `page` in a worker, if there are workers (thread-safe).
+
+        Returns the page to keep meanwhile: without its HTML when a worker has it
+        (held here only until extracted, in case the worker dies)."""
+        job = _job(page)
+        future = self._submit(job, _extract)
+        if future is None:
+            return page
+        self._futures[page.url] = future
+        self._jobs[page.url] = job
+        future.add_done_callback(partial(self._done, page.url))
+        return replace(page, html=None)
+
+    def articles(self, pages: Sequence[PageFetch]) -> Iterator[Article]:
+        """Each page's Article, in order: waited for if started, else extracted now."""
+        for page in pages:
+            future = self._futures.pop(page.url, None)
+            if future is not None:
+                try:
+                    yield future.result()
+                    continue
+                except (BrokenProcessPool, CancelledError) as e:
+                    self._broken(e)
+            job = self._jobs.pop(page.url, None)
+            yield _extract(job or _job(page))
+
+    def _done(self, url: str, future: Future[Article]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self._jobs.pop(url, None)
+
+    def _submit(self, job: _Job | None, fn: object) -> Future[Article] | None:
+        pool = self._pool
+        if pool is None:
+            return None
+        try:
+            return pool.submit(fn, job)  # type: ignore[arg-type]
+        except (BrokenProcessPool, RuntimeError) as e:  # broken, or shut down meanwhile
+            self._broken(e)
+            return None
+
+    def _broken(self, e: BaseException) -> None:
         # Workers that cannot start (a main module they cannot import, e.g. code
         # piped to python) or that died: the pages are still extracted, in line.
-        logging.getLogger("feedwatch").warning("extraction workers failed (%s): in line", e)
-        return [_extract(job) for job in jobs]
+        if self._pool is not None:
+            logging.getLogger("feedwatch").warning("extraction workers failed (%s): in line", e)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+class Extracted:
+    """Articles extracted elsewhere (on Dask), handed out as PageExtractor would."""
+
+    def __init__(self, articles: Sequence[Article]):
+        self._articles = articles
+
+    def articles(self, pages: Sequence[PageFetch]) -> Iterator[Article]:
+        return iter(self._articles)
+
+
+# Pages a Dask task extracts: enough that a task's cost (a task run reported to
+# Prefect, the pages sent to a worker) stays small beside ~30 ms a page.
+DASK_CHUNK = 16
+
+
+@task(name="extract-chunk", task_run_name="extract pages {first}–{last}", cache_policy=NO_CACHE)
+def extract_chunk(jobs: list[_Job], first: int, last: int) -> list[Article]:
+    return [_extract(job) for job in jobs]
+
+
+@flow(name="extract-pages", flow_run_name="extract {n} pages on dask")
+def _extract_flow(jobs: list[_Job], n: int) -> list[Article]:
+    futures = [
+        extract_chunk.submit(jobs[i : i + DASK_CHUNK], i + 1, min(i + DASK_CHUNK, n))
+        for i in range(0, n, DASK_CHUNK)
+    ]
+    return [a for f in futures for a in f.result()]
+
+
+def extract_on_dask(
+    pages: Sequence[PageFetch], address: str, workers: int | None = None
+) -> list[Article]:
+    """Each page's Article, in order, extracted by a subflow whose tasks run on Dask
+    (prefect-dask): on the scheduler at `address`, or with "local" on a cluster of
+    `workers` processes (default: every core) started for this run."""
+    try:
+        from prefect_dask.task_runners import DaskTaskRunner
+    except ImportError as e:
+        raise ConfigError(
+            "extraction on Dask needs prefect-dask: pip install 'feedwatch[dask]'"
+        ) from e
+    if address == "local":
+        runner = DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": workers or usable_cores(),
+                "threads_per_worker": 1,  # trafilatura holds the GIL: one page a process
+                "processes": True,
+                "dashboard_address": None,
+            }
+        )
+    else:
+        runner = DaskTaskRunner(address=address)
+    jobs = [_job(p) for p in pages]
+    # prefect-dask's runner is typed as a bare TaskRunner; Prefect wants it parameterised.
+    extract = _extract_flow.with_options(task_runner=cast("TaskRunner[Any]", runner))
+    result: list[Article] = extract(jobs, len(jobs))
+    return result
+
+
+def extract_pages(pages: Sequence[PageFetch], workers: int | None = None) -> list[Article]:
+    """The Article of each page, in order, in `workers` processes (1: in line)."""
+    with PageExtractor(len(pages), workers) as extractor:
+        for page in pages:
+            extractor.start(page)
+        return list(extractor.articles(pages))
+
+
+def _job(page: PageFetch) -> _Job:
+    return (page.html, page.url, page.final_url, page.entries[0][1])
+
+
+def _warm_up(_: object) -> None:
+    return None
 
 
 def _extract(job: _Job) -> Article:

@@ -1,9 +1,10 @@
 """The poll-feeds flow: due feeds → fetch → parse → new entries → pages → extract → detect → load.
 
 Thin glue: every decision lives in extractors (pure) or warehouse (the
-writer). Tasks work on a group of feeds, a host's pages or a whole batch,
-never on a single article, so Prefect's cost per task stays a small share
-of the run however many feeds there are.
+writer). Tasks work on a group of feeds, a group of hosts' pages or a whole
+batch, never on a single article, so Prefect's cost per task stays a small
+share of the run however many feeds there are; their large arguments are
+quoted, so Prefect does not walk thousands of pages looking for futures.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from itertools import zip_longest
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from prefect import flow, task
@@ -24,6 +26,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from extractors.decide import cache_lifetime, is_due
 from extractors.dedup import canonical_url
@@ -47,7 +50,7 @@ from extractors.models import (
 )
 from extractors.topics import TopicSet
 from flows.alerts import emit_hit_events, story_hits
-from flows.extract import extract_pages
+from flows.extract import Extracted, PageExtractor, extract_on_dask
 from flows.logs import run_logger
 from flows.settings import load_feeds_config, load_topics
 from flows.summary import RunSummary, summary_markdown
@@ -58,6 +61,7 @@ from warehouse.store import LoadResult, Warehouse
 
 __all__ = ["RunSummary", "poll_feeds"]
 
+T = TypeVar("T")
 TASK_WORKERS = 8  # Prefect task threads; requests in flight are capped by the Fetcher
 STORED_SOURCES = ("cli", "opml")  # feeds added outside feeds.yaml, polled alongside it
 
@@ -142,30 +146,45 @@ def poll_group(
         return list(pool.map(lambda f: poll_feed(f[0], f[1], fetcher), feeds))
 
 
-@task(name="fetch-pages", task_run_name="fetch pages from {host}", cache_policy=NO_CACHE)
+PAGE_THREADS = 4  # requests a fetch-pages task keeps going (the Fetcher caps the total)
+
+
+@task(name="fetch-pages", task_run_name="fetch pages from {label}", cache_policy=NO_CACHE)
 def fetch_pages(
-    host: str, items: list[tuple[str, tuple[tuple[str, EntryData], ...]]], fetcher: Fetcher
+    label: str,
+    items: list[tuple[str, tuple[tuple[str, EntryData], ...]]],
+    fetcher: Fetcher,
+    extractor: PageExtractor,
 ) -> list[PageFetch]:
-    """Fetch the article pages of one host, one after another (politeness)."""
-    pages = []
-    for url, entries in items:
+    """Fetch a group of hosts' pages, each handed to extraction as soon as it arrives.
+
+    `items` take the hosts in turn, so a thread rarely waits for a host's
+    politeness delay while another host's page is ready.
+    """
+
+    def fetch(item: tuple[str, tuple[tuple[str, EntryData], ...]]) -> PageFetch:
+        url, entries = item
         fetched_at = datetime.now(UTC)
         try:
             r = fetcher.fetch_page(url)
-            pages.append(PageFetch(url, entries, fetched_at, r.final_url, r.status, r.content))
+            page = PageFetch(url, entries, fetched_at, r.final_url, r.status, r.content)
         except FetchError as e:
             run_logger().warning("page %s: %s", url, e.reason)
-            pages.append(PageFetch(url, entries, fetched_at, status=e.status, error=e.reason))
-    return pages
+            page = PageFetch(url, entries, fetched_at, status=e.status, error=e.reason)
+        return extractor.start(page)  # without its HTML once a worker has it
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(items), PAGE_THREADS))) as pool:
+        return list(pool.map(fetch, items))
 
 
 @task(name="extract-and-detect", cache_policy=NO_CACHE)
 def extract_and_detect(
-    pages: list[PageFetch], topics: TopicSet, workers: int | None = None
+    pages: list[PageFetch], topics: TopicSet, extractor: PageExtractor | Extracted
 ) -> list[ArticleRecord]:
-    """Extract each page's text (the feed's text when the page has none) and match topics."""
+    """Each page's text (the feed's text when the page has none), matched against the
+    topics as it comes out of extraction."""
     records = []
-    for page, article in zip(pages, extract_pages(pages, workers), strict=True):
+    for page, article in zip(pages, extractor.articles(pages), strict=True):
         feed_id, _ = page.entries[0]
         matches = topics.match(article.title, article.text)
         records.append(
@@ -180,6 +199,12 @@ def extract_and_detect(
             )
         )
     return records
+
+
+def _unwalked(value: T) -> T:
+    """`value` as a task argument Prefect passes on without walking it for futures
+    (a run's pages: thousands of objects)."""
+    return cast(T, quote(value))
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -211,7 +236,7 @@ def load_or_spool(db: str, batch: PollBatch) -> tuple[LoadResult | None, list[Fe
     """Load the batch; spool it when another process holds the file past the retries."""
     staged = stage(batch)  # before opening: the file stays locked only while loading
     try:
-        return load_batch(db, staged)
+        return load_batch(db, _unwalked(staged))
     except WarehouseLockedError as e:
         path = spool.write(db, batch)
         run_logger().warning("%s; batch kept in %s, to load at the next run", e, path)
@@ -282,11 +307,14 @@ def poll_feeds(
     poll_all: bool = False,
     feed_source: str = "config",
     extract_workers: int | None = None,
+    dask_address: str | None = None,
 ) -> RunSummary:
     """Poll every due feed once (all enabled feeds with poll_all) and load what is new.
 
     extract_workers: processes extracting pages (default: every core once a run has
     enough pages to pay for starting them; 1: in the flow's process).
+    dask_address: extract on a Dask cluster instead (docs/scaling.md): its scheduler's
+    address, or "local" for a cluster of extract_workers processes on this machine.
     """
     started = datetime.now(UTC)
     t0 = time.monotonic()
@@ -294,6 +322,9 @@ def poll_feeds(
     config = load_feeds_config(feeds_path)
     topics = load_topics(topics_path)
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], flow_run_id=flow_run.get_id())
+
+    def mark(step: str) -> None:
+        summary.timeline[step] = round(time.monotonic() - t0, 2)
 
     summary.spooled_loaded = load_spooled(db)
     state = _State(db)
@@ -312,25 +343,40 @@ def poll_feeds(
     summary.feeds_due, summary.feeds_skipped = len(due), len(specs) - len(due)
     log.info("%d of %d feeds due", len(due), len(specs))
 
-    with Fetcher(config.http) as fetcher:
+    with ExitStack() as stack:
+        fetcher = stack.enter_context(Fetcher(config.http))
         groups = _groups([(s, states.get(s.name)) for s in due], TASK_WORKERS)
-        futures = [poll_group.submit(_label(g), g, fetcher) for g in groups]
+        futures = [poll_group.submit(_label(g), _unwalked(g), fetcher) for g in groups]
         polls = [p for f in futures for p in f.result()]
+        mark("feeds fetched")
         with state.session() as wh:
             fetch_feeds = {s.name for s in due if s.fetch_pages}
             new_entries = (
                 wh.unknown_entries([p for p in polls if p.ok]) if wh else _all_entries(polls)
             )
             to_fetch, to_keep, linked = _plan_pages(wh, new_entries, fetch_feeds)
+        mark("new entries found")
+        # Extraction starts with the first page fetched (on Dask: once all are in).
+        expected = len(to_fetch) + len(to_keep)
+        extractor = stack.enter_context(
+            PageExtractor(expected, 1 if dask_address else extract_workers)
+        )
         page_futures = [
-            fetch_pages.submit(host, items, fetcher) for host, items in _by_host(to_fetch).items()
+            fetch_pages.submit(label, _unwalked(items), fetcher, extractor)
+            for label, items in _page_groups(to_fetch, TASK_WORKERS)
         ]
         pages = [p for f in page_futures for p in f.result()]
+        fetcher.close()
+        mark("pages fetched")
 
-    # Entries of feeds that do not fetch pages go on with the feed's own text.
-    now = datetime.now(UTC)
-    pages += [PageFetch(url, entries, now) for url, entries in to_keep.items()]
-    records = extract_and_detect(pages, topics, extract_workers) if pages else []
+        # Entries of feeds that do not fetch pages go on with the feed's own text.
+        now = datetime.now(UTC)
+        pages += [PageFetch(url, entries, now) for url, entries in to_keep.items()]
+        source: PageExtractor | Extracted = extractor
+        if dask_address and pages:
+            source = Extracted(extract_on_dask(pages, dask_address, extract_workers))
+        records = extract_and_detect(_unwalked(pages), topics, source) if pages else []
+        mark("pages extracted")
     batch = PollBatch(
         run_id=summary.run_id,
         started_at=started,
@@ -344,6 +390,7 @@ def poll_feeds(
         flow_run_id=summary.flow_run_id,
     )
     loaded, health = load_or_spool(db, batch)
+    mark("loaded")
     if loaded is None:
         summary.spooled = True
     result = loaded or LoadResult()
@@ -461,8 +508,24 @@ def _plan_pages(
     return to_fetch, to_keep, linked
 
 
-def _by_host(pages: Pages) -> dict[str, list[tuple[str, tuple[tuple[str, EntryData], ...]]]]:
+def _page_groups(
+    pages: Pages, n: int
+) -> list[tuple[str, list[tuple[str, tuple[tuple[str, EntryData], ...]]]]]:
+    """Split the pages into at most n groups of whole hosts, balanced by page count,
+    each taking its hosts in turn; labelled by their hosts."""
     hosts: dict[str, list[tuple[str, tuple[tuple[str, EntryData], ...]]]] = defaultdict(list)
     for url, entries in pages.items():
         hosts[urlsplit(url).netloc.lower()].append((url, entries))
-    return dict(hosts)
+    groups: list[list[str]] = [[] for _ in range(min(n, len(hosts)))]
+    load = [0] * len(groups)
+    for host in sorted(hosts, key=lambda h: -len(hosts[h])):  # largest first, to the lightest
+        i = load.index(min(load))
+        groups[i].append(host)
+        load[i] += len(hosts[host])
+    out = []
+    for names in groups:
+        turns = zip_longest(*(hosts[h] for h in names))
+        items = [item for turn in turns for item in turn if item is not None]
+        label = names[0] if len(names) == 1 else f"{names[0]} +{len(names) - 1} more hosts"
+        out.append((label, items))
+    return out

@@ -33,6 +33,9 @@ class RunSummary:
     spooled_loaded: int = 0  # batches of earlier runs loaded at the start of this one
     stale_topics: list[str] = field(default_factory=list)  # changed since the last rescore
     seconds: float = 0.0
+    # Seconds from the start of the run to the end of each step, in order:
+    # where the time of a run went (feeds, pages, extraction, load).
+    timeline: dict[str, float] = field(default_factory=dict)
     events: int = 0  # alert events emitted: one per new story per topic
 
     def hits_per_topic(self) -> dict[str, int]:

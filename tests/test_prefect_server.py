@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,64 +21,20 @@ import duckdb
 import httpx
 import pytest
 
+from flows.demo.prefect_server import prefect_server as demo_prefect_server
+
 pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A real Prefect server (SQLite, temporary home); yields the environment to reach it."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": api,
-        "DO_NOT_TRACK": "1",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "FEEDWATCH_ALLOW_PRIVATE_NETWORKS": "1",
-        "PREFECT_LOGGING_LEVEL": "INFO",  # the suite's default is WARNING
-    }
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        # No scheduled runs: the deployments' schedules would start polls of the real
-        # feeds.yaml; the tests start the runs they want.
-        env={**env, "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{api}/health", timeout=2).json() is True:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.5)
-        yield env
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+    with demo_prefect_server(tmp_path_factory.mktemp("prefect-home")) as env:
+        # The suite's default is WARNING; these tests look for feedwatch's INFO lines.
+        yield {**env, "PREFECT_LOGGING_LEVEL": "INFO"}
 
 
 class _Hook(BaseHTTPRequestHandler):

@@ -1,0 +1,100 @@
+"""News outlets on loopback for the benchmarks: each on its own address
+(127.0.0.2, 127.0.0.3, …) with a feed of its pages.
+
+    python benchmarks/_outlets.py --copies 5 --hosts 150 [--entries-per-feed N]
+
+Run as a separate process (its CPU and memory are not the poll's): prints the
+outlets' feed URLs as a JSON list on one line, then serves until killed.
+Page j of the copies goes to outlet j % hosts, under /wire<copy>/<page>.html.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _pages import article_pages
+
+from flows.demo import Route, SiteServer
+
+
+def rss(base: str, paths: list[str]) -> bytes:
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    entries = "".join(
+        f"<item><title>Story {escape(path)}</title><link>{base}{path}</link>"
+        f"<guid>{base}{path}</guid>"
+        f"<pubDate>{format_datetime(now - timedelta(minutes=n))}</pubDate></item>"
+        for n, path in enumerate(paths)
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Outlet {escape(base)}</title><link>{base}/</link>{entries}</channel></rss>"
+    ).encode()
+
+
+def serve(bodies: list[bytes], copies: int, hosts: int, feeds_per_host: int) -> list[SiteServer]:
+    placed: list[list[tuple[str, bytes]]] = [[] for _ in range(hosts)]
+    j = 0
+    for k in range(copies):
+        for i, body in enumerate(bodies):
+            placed[j % hosts].append((f"/wire{k}/{i}.html", body))
+            j += 1
+    servers = []
+    for h, items in enumerate(placed):
+
+        def routes(base: str, items: list[tuple[str, bytes]] = items) -> dict[str, Route]:
+            table = {path: Route(200, "text/html; charset=utf-8", body) for path, body in items}
+            for f in range(feeds_per_host):  # the pages shared out over the host's feeds
+                paths = [path for path, _ in items[f::feeds_per_host]]
+                table[f"/feed{f}.xml"] = Route(200, "application/rss+xml", rss(base, paths))
+            return table
+
+        servers.append(SiteServer(routes, host=f"127.0.{h // 250}.{h % 250 + 2}"))
+    return [s.start() for s in servers]
+
+
+class Outlets:
+    """The outlets in their own process, for a `with` block: `.feeds` are their URLs."""
+
+    def __init__(self, copies: int, hosts: int, feeds_per_host: int = 1):
+        self.args = [f"--copies={copies}", f"--hosts={hosts}", f"--feeds-per-host={feeds_per_host}"]
+
+    def __enter__(self) -> Outlets:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, *self.args],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # not counted in the poll's memory
+        )
+        assert self.process.stdout is not None
+        self.feeds: list[str] = json.loads(self.process.stdout.readline())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.kill()  # stopping 150 servers one by one takes a minute
+        self.process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--copies", type=int, default=5)
+    parser.add_argument("--hosts", type=int, default=150)
+    parser.add_argument("--feeds-per-host", type=int, default=1)
+    args = parser.parse_args()
+    _, bodies = article_pages()
+    servers = serve(bodies, args.copies, args.hosts, args.feeds_per_host)
+    urls = [s.url(f"/feed{f}.xml") for s in servers for f in range(args.feeds_per_host)]
+    print(json.dumps(urls), flush=True)
+    threading.Event().wait()  # until killed
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""CPU and memory of a run's processes: the flow's and the extraction workers'
+(its children in its process group; the Prefect server and the outlets have
+their own groups and are left out)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import defaultdict
+
+import psutil
+
+
+class ProcessUse:
+    """Sampled every 100 ms in a `with` block: peak resident memory summed over the
+    processes (RSS counts pages shared with the fork server in each worker; PSS shares
+    them out, so its sum is what the processes take together), per-process peaks, and
+    CPU seconds by role."""
+
+    def __init__(self) -> None:
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.process_peak: dict[int, tuple[str, int]] = {}  # pid → (role, peak RSS)
+        self._cpu: dict[int, tuple[str, float]] = {}
+        self._cpu0 = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ProcessUse:
+        t = psutil.Process().cpu_times()
+        self._cpu0 = t.user + t.system
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._read()
+
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds spent in the block, by role (the fork server's imports included)."""
+        roles: dict[str, float] = defaultdict(float)
+        for pid, (role, seconds) in self._cpu.items():
+            roles[role] += seconds - (self._cpu0 if pid == os.getpid() else 0.0)
+        return dict(roles)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            self._read()
+
+    def _read(self) -> None:
+        me = psutil.Process()
+        group = os.getpgid(0)
+        rss = pss = 0
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                if os.getpgid(p.pid) != group:
+                    continue
+                if p.pid == me.pid:
+                    role = "flow"
+                elif p.ppid() == me.pid:
+                    role = "fork server" if "forkserver" in " ".join(p.cmdline()) else "other"
+                else:
+                    role = "extraction workers"
+                info = p.memory_full_info()
+                t = p.cpu_times()
+            except (psutil.Error, ProcessLookupError):
+                continue
+            rss += info.rss
+            pss += info.pss
+            self._cpu[p.pid] = (role, t.user + t.system)
+            peak = self.process_peak.get(p.pid, (role, 0))[1]
+            self.process_peak[p.pid] = (role, max(peak, info.rss))
+        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_pss = max(self.peak_pss, pss)

@@ -1,0 +1,120 @@
+"""A whole poll of 905 new articles over a bare serial trafilatura loop, measured in the same run.
+
+    python benchmarks/bench_e2e.py [--copies 5] [--hosts 150] [--repeat 3]
+
+The real news pages of the shared corpus (else the demo's), `--copies` times
+over under as many URL prefixes, served on loopback by `--hosts` outlets on
+their own addresses (127.0.0.2, 127.0.0.3, …), each with a feed of its pages,
+so per-host politeness stays on (1 s between two requests to an outlet). A
+Prefect server runs beside; each poll goes into an empty warehouse.
+
+Printed, as medians of `--repeat` runs:
+  - the poll's time over a serial loop of `trafilatura.extract` on the same pages;
+  - orchestration: the same shape of flow run (its tasks, artifacts and events)
+    with nothing to do, over the poll's time;
+  - the peak resident memory of the poll's processes (the flow's and its
+    extraction workers; the Prefect server's apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _outlets import Outlets
+from _pages import article_pages
+from _usage import ProcessUse
+
+from flows.demo.prefect_server import prefect_server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=5)
+    parser.add_argument("--hosts", type=int, default=150)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    label, bodies = article_pages()
+    n = len(bodies) * args.copies
+
+    with tempfile.TemporaryDirectory() as tmp, prefect_server(Path(tmp)) as env:
+        os.environ.update({k: env[k] for k in env if k.startswith(("PREFECT_", "FEEDWATCH_"))})
+        # Imported once the environment points at the server.
+        import trafilatura
+        from prefect import flow, task
+        from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+        from flows.extract import usable_cores
+        from flows.poll import TASK_WORKERS, poll_feeds
+
+        @task
+        def nothing(*_: object) -> None:
+            return None
+
+        @flow(name="orchestration-only")
+        def same_shape(tasks: int) -> None:
+            # What the poll asks of Prefect: its task runs (the feed groups, the page
+            # groups, the spool check, extraction, load), two artifacts.
+            for f in [nothing.submit(t) for t in range(tasks)]:
+                f.result()
+            create_markdown_artifact(key="poll-summary", markdown="nothing")
+            create_table_artifact(key="poll-hits", table=[{"topic": "t"}])
+
+        with Outlets(args.copies, args.hosts) as outlets:
+            feeds = Path(tmp) / "feeds.yaml"
+            feeds.write_text(
+                "feeds:\n"
+                + "".join(
+                    f"  - name: outlet-{i}\n    url: {u}\n" for i, u in enumerate(outlets.feeds)
+                )
+            )
+            topics = Path(__file__).resolve().parent.parent / "flows" / "defaults" / "topics.yaml"
+            serial, polls, shapes, uses = [], [], [], []
+            for r in range(args.repeat):
+                t0 = time.perf_counter()
+                for body in bodies * args.copies:
+                    trafilatura.extract(body)
+                serial.append(time.perf_counter() - t0)
+
+                with ProcessUse() as use:
+                    t0 = time.perf_counter()
+                    summary = poll_feeds(str(feeds), str(topics), str(Path(tmp) / f"{r}.duckdb"))
+                    polls.append(time.perf_counter() - t0)
+                uses.append(use)
+                assert summary.pages_fetched == n and not summary.failed, summary
+
+                t0 = time.perf_counter()
+                same_shape(2 * min(TASK_WORKERS, args.hosts) + 3)
+                shapes.append(time.perf_counter() - t0)
+                cpu = ", ".join(f"{k} {v:.1f}" for k, v in use.cpu_by_role().items())
+                steps = ", ".join(f"{k} {v:.1f}" for k, v in summary.timeline.items())
+                print(
+                    f"  run {r + 1}: serial {serial[-1]:.1f} s, poll {polls[-1]:.1f} s "
+                    f"({summary.new_articles} new articles, {summary.duplicate_articles} copies), "
+                    f"orchestration {shapes[-1]:.2f} s\n    CPU s: {cpu}\n    timeline s: {steps}",
+                    file=sys.stderr,
+                )
+
+    a, b, c = statistics.median(serial), statistics.median(polls), statistics.median(shapes)
+    cpu = statistics.median(sum(u.cpu_by_role().values()) for u in uses)
+    rss = max(u.peak_rss for u in uses) / 2**20
+    pss = max(u.peak_pss for u in uses) / 2**20
+    print(
+        f"end to end: {n} pages ({label} × {args.copies}) from {args.hosts} outlets, "
+        f"{usable_cores()} cores, median of {args.repeat}"
+    )
+    print(f"  serial trafilatura.extract loop: {a:.1f} s ({1000 * a / n:.1f} ms a page)")
+    print(f"  poll (fetch, extract, detect, load): {b:.1f} s   ratio {b / a:.2f}")
+    print(f"  CPU of the poll, all processes: {cpu:.1f} s ({1000 * cpu / n:.1f} ms a page)")
+    print(f"  orchestration (same flow shape, no work): {c:.2f} s = {c / b:.1%} of the poll")
+    print(f"  peak memory of the poll's processes: {pss:.0f} MiB (PSS), {rss:.0f} MiB (RSS summed)")
+
+
+if __name__ == "__main__":
+    main()
