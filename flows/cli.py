@@ -52,6 +52,22 @@ def run(
     all_feeds: Annotated[
         bool, typer.Option("--all", help="Poll every feed, due or not (disabled ones excepted).")
     ] = False,
+    extract_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--extract-workers",
+            min=1,
+            help="Processes extracting pages (default: every core once a run has ~100 pages).",
+        ),
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            metavar="ADDRESS",
+            help="Extract on a Dask cluster: its scheduler (tcp://host:8786), or 'local'.",
+        ),
+    ] = None,
 ) -> None:
     """Poll every due feed once, load new articles and topic hits into the warehouse."""
     from flows.settings import load_feeds, load_topics
@@ -60,11 +76,28 @@ def run(
     with exit_codes():  # check the configuration before starting Prefect, so mistakes fail fast
         load_feeds(feeds)
         load_topics(topics)
-    summary = _run_flow(feeds, topics, db, poll_all=all_feeds, source="config")
+    summary = _run_flow(
+        feeds,
+        topics,
+        db,
+        poll_all=all_feeds,
+        source="config",
+        extract_workers=extract_workers,
+        dask_address=dask,
+    )
     _print_summary(summary)
 
 
-def _run_flow(feeds: Path, topics: Path, db: Path, *, poll_all: bool, source: str) -> RunSummary:
+def _run_flow(
+    feeds: Path,
+    topics: Path,
+    db: Path,
+    *,
+    poll_all: bool,
+    source: str,
+    extract_workers: int | None = None,
+    dask_address: str | None = None,
+) -> RunSummary:
     prepare_prefect()
     from flows.poll import poll_feeds
 
@@ -75,6 +108,8 @@ def _run_flow(feeds: Path, topics: Path, db: Path, *, poll_all: bool, source: st
             db=str(db),
             poll_all=poll_all,
             feed_source=source,
+            extract_workers=extract_workers,
+            dask_address=dask_address,
         )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import threading
+import time
 
 import pytest
 
@@ -103,3 +105,24 @@ def test_private_addresses_refused_unless_allowed(
         with pytest.raises(PermanentFetchError, match="unsupported scheme"):
             f.fetch_feed("file:///etc/passwd")
     assert len(server.requests) == requests_before  # nothing reached the server
+
+
+def test_waiting_for_a_host_leaves_the_others_free() -> None:
+    from extractors.http import HostGate
+
+    gate = HostGate(total=1, per_host=2, delay=0.5)
+    started: dict[str, float] = {}
+
+    def request(name: str, host: str) -> None:
+        with gate.slot(host):
+            started[name] = time.monotonic()
+
+    t0 = time.monotonic()
+    request("a1", "a.example")
+    waiting = threading.Thread(target=request, args=("a2", "a.example"))
+    waiting.start()  # must wait half a second for a.example...
+    time.sleep(0.05)
+    request("b1", "b.example")  # ...without holding the only slot meanwhile
+    waiting.join()
+    assert started["b1"] - t0 < 0.3
+    assert started["a2"] - started["a1"] >= 0.45

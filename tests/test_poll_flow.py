@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -269,6 +271,22 @@ def test_a_run_that_can_store_nothing_fails_and_says_why(
     assert not list(tmp_path.glob("*.spool"))  # not held by anyone: nothing to wait for
 
 
+def _stored(db: Path) -> tuple[list[Any], list[Any]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return (
+            con.execute(
+                "SELECT article_id, canonical_url, cluster_id, title, language, text,"
+                " text_source, signature FROM articles ORDER BY article_id"
+            ).fetchall(),
+            con.execute(
+                "SELECT article_id, topic, score, matched FROM topic_matches ORDER BY ALL"
+            ).fetchall(),
+        )
+    finally:
+        con.close()
+
+
 def test_a_run_extracting_in_worker_processes_stores_the_same(
     demo_feeds: Path, topics_file: Path, tmp_path: Path
 ) -> None:
@@ -282,18 +300,71 @@ def test_a_run_extracting_in_worker_processes_stores_the_same(
             poll_all=True,
             extract_workers=workers,
         )
-        con = duckdb.connect(str(db), read_only=True)
-        try:
-            tables[workers] = (
-                con.execute(
-                    "SELECT article_id, canonical_url, cluster_id, title, language, text,"
-                    " text_source, signature FROM articles ORDER BY article_id"
-                ).fetchall(),
-                con.execute(
-                    "SELECT article_id, topic, score, matched FROM topic_matches ORDER BY ALL"
-                ).fetchall(),
-            )
-        finally:
-            con.close()
+        tables[workers] = _stored(db)
     assert len(tables[1][0]) == 20
     assert tables[2] == tables[1]
+
+
+def test_a_run_extracting_on_a_dask_cluster_stores_the_same(
+    demo_feeds: Path, topics_file: Path, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterParentFlowRunId,
+    )
+
+    in_line, on_dask = tmp_path / "in-line.duckdb", tmp_path / "dask.duckdb"
+    poll_feeds(str(demo_feeds), str(topics_file), str(in_line), poll_all=True, extract_workers=1)
+    summary = poll_feeds(
+        str(demo_feeds),
+        str(topics_file),
+        str(on_dask),
+        poll_all=True,
+        extract_workers=2,
+        dask_address="local",  # a LocalCluster of 2 worker processes, for this run
+    )
+    assert _stored(on_dask) == _stored(in_line)
+    assert len(_stored(on_dask)[0]) == 20
+
+    # Extraction ran as a subflow of the poll, one task run per chunk of pages.
+    with get_client(sync_client=True) as client:
+        parent = client.read_flow_run(uuid.UUID(summary.flow_run_id))
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
+            )
+        )
+        (sub,) = [r for r in children if r.name.startswith("extract ")]
+        assert sub.state is not None and sub.state.is_completed()
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[sub.id]))
+        )
+    pages = summary.pages_fetched
+    assert len([t for t in tasks if t.name.startswith("extract pages")]) == -(-pages // 16)
+
+
+def test_pages_are_fetched_in_groups_of_whole_hosts_taken_in_turn() -> None:
+    from extractors.models import EntryData
+    from flows.poll import _page_groups
+
+    def pages(host: str, n: int) -> dict[str, tuple[tuple[str, EntryData], ...]]:
+        return {
+            f"https://{host}/{i}": (("f", EntryData(str(i), None, None, None, None, None, None)),)
+            for i in range(n)
+        }
+
+    planned = {**pages("big.example", 6), **pages("a.example", 3), **pages("b.example", 3)}
+    groups = _page_groups(planned, 2)
+    assert [label for label, _ in groups] == ["big.example", "a.example +1 more hosts"]
+    urls = [url for url, _ in groups[1][1]]
+    # Hosts in turn: a host's next page waits behind the other host's.
+    assert urls[:4] == [
+        "https://a.example/0",
+        "https://b.example/0",
+        "https://a.example/1",
+        "https://b.example/1",
+    ]
+    assert sorted(u for _, items in groups for u, _ in items) == sorted(planned)
+    assert len(_page_groups(planned, 8)) == 3  # never more groups than hosts
