@@ -1,11 +1,13 @@
 """News outlets on loopback for the benchmarks: each on its own address
 (127.0.0.2, 127.0.0.3, …) with a feed of its pages.
 
-    python benchmarks/_outlets.py --copies 5 --hosts 150 [--entries-per-feed N]
+    python benchmarks/_outlets.py --pages 905 --hosts 150 [--feeds-per-host N]
 
 Run as a separate process (its CPU and memory are not the poll's): prints the
 outlets' feed URLs as a JSON list on one line, then serves until killed.
-Page j of the copies goes to outlet j % hosts, under /wire<copy>/<page>.html.
+The corpus's pages are taken in turn until there are `--pages` (the k-th
+round under /wire<k>/); page j goes to outlet j % hosts, and an outlet's
+pages are shared out over its feeds.
 """
 
 from __future__ import annotations
@@ -40,13 +42,11 @@ def rss(base: str, paths: list[str]) -> bytes:
     ).encode()
 
 
-def serve(bodies: list[bytes], copies: int, hosts: int, feeds_per_host: int) -> list[SiteServer]:
+def serve(bodies: list[bytes], pages: int, hosts: int, feeds_per_host: int) -> list[SiteServer]:
     placed: list[list[tuple[str, bytes]]] = [[] for _ in range(hosts)]
-    j = 0
-    for k in range(copies):
-        for i, body in enumerate(bodies):
-            placed[j % hosts].append((f"/wire{k}/{i}.html", body))
-            j += 1
+    for j in range(pages):
+        k, i = divmod(j, len(bodies))
+        placed[j % hosts].append((f"/wire{k}/{i}.html", bodies[i]))
     servers = []
     for h, items in enumerate(placed):
 
@@ -64,8 +64,8 @@ def serve(bodies: list[bytes], copies: int, hosts: int, feeds_per_host: int) -> 
 class Outlets:
     """The outlets in their own process, for a `with` block: `.feeds` are their URLs."""
 
-    def __init__(self, copies: int, hosts: int, feeds_per_host: int = 1):
-        self.args = [f"--copies={copies}", f"--hosts={hosts}", f"--feeds-per-host={feeds_per_host}"]
+    def __init__(self, pages: int, hosts: int, feeds_per_host: int = 1):
+        self.args = [f"--pages={pages}", f"--hosts={hosts}", f"--feeds-per-host={feeds_per_host}"]
 
     def __enter__(self) -> Outlets:
         self.process = subprocess.Popen(
@@ -85,12 +85,12 @@ class Outlets:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--copies", type=int, default=5)
+    parser.add_argument("--pages", type=int, default=905)
     parser.add_argument("--hosts", type=int, default=150)
     parser.add_argument("--feeds-per-host", type=int, default=1)
     args = parser.parse_args()
     _, bodies = article_pages()
-    servers = serve(bodies, args.copies, args.hosts, args.feeds_per_host)
+    servers = serve(bodies, args.pages, args.hosts, args.feeds_per_host)
     urls = [s.url(f"/feed{f}.xml") for s in servers for f in range(args.feeds_per_host)]
     print(json.dumps(urls), flush=True)
     threading.Event().wait()  # until killed

@@ -66,7 +66,7 @@ def main() -> None:
             create_markdown_artifact(key="poll-summary", markdown="nothing")
             create_table_artifact(key="poll-hits", table=[{"topic": "t"}])
 
-        with Outlets(args.copies, args.hosts) as outlets:
+        with Outlets(n, args.hosts) as outlets:
             feeds = Path(tmp) / "feeds.yaml"
             feeds.write_text(
                 "feeds:\n"

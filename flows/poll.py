@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -62,6 +62,7 @@ from warehouse.store import LoadResult, Warehouse
 __all__ = ["RunSummary", "poll_feeds"]
 
 T = TypeVar("T")
+X = TypeVar("X")
 TASK_WORKERS = 8  # Prefect task threads; requests in flight are capped by the Fetcher
 STORED_SOURCES = ("cli", "opml")  # feeds added outside feeds.yaml, polled alongside it
 
@@ -70,8 +71,7 @@ def poll_feed(spec: FeedSpec, state: FeedState | None, fetcher: Fetcher) -> Feed
     """Fetch and parse one feed. Never raises: a failure is recorded in the result."""
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    # The stored URL follows permanent moves of the configured one.
-    url = state.url if state and state.config_url == spec.url else spec.url
+    url = _feed_url(spec, state)
     same = state is not None and state.url == url
     try:
         response = fetcher.fetch_feed(
@@ -122,6 +122,11 @@ def poll_feed(spec: FeedSpec, state: FeedState | None, fetcher: Fetcher) -> Feed
             retry_after=retry_after,
             duration_ms=_ms(t0),
         )
+
+
+def _feed_url(spec: FeedSpec, state: FeedState | None) -> str:
+    """The stored URL follows permanent moves of the configured one."""
+    return state.url if state and state.config_url == spec.url else spec.url
 
 
 def _describe_failure(e: Exception) -> tuple[int | None, bool, float | None, str]:
@@ -339,14 +344,15 @@ def poll_feeds(
     if not state.readable:
         log.warning("the warehouse is held by another process: polling without its state")
     specs = config.feeds + extra
+    mark("state read")
     due = [s for s in specs if is_due(s, states.get(s.name), started, poll_all=poll_all)]
     summary.feeds_due, summary.feeds_skipped = len(due), len(specs) - len(due)
     log.info("%d of %d feeds due", len(due), len(specs))
 
     with ExitStack() as stack:
         fetcher = stack.enter_context(Fetcher(config.http))
-        groups = _groups([(s, states.get(s.name)) for s in due], TASK_WORKERS)
-        futures = [poll_group.submit(_label(g), _unwalked(g), fetcher) for g in groups]
+        groups = _feed_groups([(s, states.get(s.name)) for s in due], TASK_WORKERS)
+        futures = [poll_group.submit(label, _unwalked(g), fetcher) for label, g in groups]
         polls = [p for f in futures for p in f.result()]
         mark("feeds fetched")
         with state.session() as wh:
@@ -445,22 +451,38 @@ def poll_feeds(
     return summary
 
 
-def _groups(
+def _in_turn(items: list[X], url: Callable[[X], str], n: int) -> list[tuple[list[str], list[X]]]:
+    """Split items into at most n groups (one Prefect task each) of whole hosts, balanced
+    by count; each group takes its hosts in turn, so that a thread rarely waits out a
+    host's politeness delay while another host's request is ready. (hosts, items) each."""
+    by_host: dict[str, list[X]] = defaultdict(list)
+    for item in items:
+        by_host[urlsplit(url(item)).netloc.lower()].append(item)
+    groups: list[list[str]] = [[] for _ in range(min(n, len(by_host)))]
+    load = [0] * len(groups)
+    for host in sorted(by_host, key=lambda h: -len(by_host[h])):  # largest first, to the lightest
+        i = load.index(min(load))
+        groups[i].append(host)
+        load[i] += len(by_host[host])
+    return [
+        (hosts, [x for turn in zip_longest(*(by_host[h] for h in hosts)) for x in turn if x])
+        for hosts in groups
+    ]
+
+
+def _feed_groups(
     feeds: list[tuple[FeedSpec, FeedState | None]], n: int
-) -> list[list[tuple[FeedSpec, FeedState | None]]]:
-    """Split feeds into at most n groups, one Prefect task each."""
-    groups: list[list[tuple[FeedSpec, FeedState | None]]] = [[] for _ in range(min(n, len(feeds)))]
-    for i, f in enumerate(feeds):
-        groups[i % len(groups)].append(f)
-    return groups
+) -> list[tuple[str, list[tuple[FeedSpec, FeedState | None]]]]:
+    """The feeds in at most n groups of whole hosts, labelled by their feeds' names."""
+    out = []
+    for _, group in _in_turn(feeds, lambda f: _feed_url(*f), n):
+        names = [s.name for s, _ in group]
+        out.append((names[0] if len(names) == 1 else f"{names[0]} +{len(names) - 1} more", group))
+    return out
 
 
-def _label(group: list[tuple[FeedSpec, FeedState | None]]) -> str:
-    names = [s.name for s, _ in group]
-    return names[0] if len(names) == 1 else f"{names[0]} +{len(names) - 1} more"
-
-
-Pages = dict[str, tuple[tuple[str, EntryData], ...]]
+Entries = tuple[tuple[str, EntryData], ...]  # (feed, entry) pairs leading to one page
+Pages = dict[str, Entries]
 
 
 def _all_entries(polls: Sequence[FeedPoll]) -> list[tuple[str, EntryData]]:
@@ -508,24 +530,9 @@ def _plan_pages(
     return to_fetch, to_keep, linked
 
 
-def _page_groups(
-    pages: Pages, n: int
-) -> list[tuple[str, list[tuple[str, tuple[tuple[str, EntryData], ...]]]]]:
-    """Split the pages into at most n groups of whole hosts, balanced by page count,
-    each taking its hosts in turn; labelled by their hosts."""
-    hosts: dict[str, list[tuple[str, tuple[tuple[str, EntryData], ...]]]] = defaultdict(list)
-    for url, entries in pages.items():
-        hosts[urlsplit(url).netloc.lower()].append((url, entries))
-    groups: list[list[str]] = [[] for _ in range(min(n, len(hosts)))]
-    load = [0] * len(groups)
-    for host in sorted(hosts, key=lambda h: -len(hosts[h])):  # largest first, to the lightest
-        i = load.index(min(load))
-        groups[i].append(host)
-        load[i] += len(hosts[host])
-    out = []
-    for names in groups:
-        turns = zip_longest(*(hosts[h] for h in names))
-        items = [item for turn in turns for item in turn if item is not None]
-        label = names[0] if len(names) == 1 else f"{names[0]} +{len(names) - 1} more hosts"
-        out.append((label, items))
-    return out
+def _page_groups(pages: Pages, n: int) -> list[tuple[str, list[tuple[str, Entries]]]]:
+    """The pages in at most n groups of whole hosts, labelled by their hosts."""
+    return [
+        (hosts[0] if len(hosts) == 1 else f"{hosts[0]} +{len(hosts) - 1} more hosts", items)
+        for hosts, items in _in_turn(list(pages.items()), lambda p: p[0], n)
+    ]

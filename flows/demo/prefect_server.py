@@ -67,6 +67,11 @@ def prefect_server(home: Path, *, start_timeout: float = 120) -> Iterator[dict[s
                 time.sleep(0.5)
             yield env
         finally:
+            if "prefect.logging.handlers" in sys.modules:
+                # Send this process's pending log lines while the server still listens.
+                from prefect.logging.handlers import APILogHandler
+
+                APILogHandler().flush()
             os.killpg(server.pid, signal.SIGTERM)
             try:
                 server.wait(timeout=30)

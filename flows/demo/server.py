@@ -8,6 +8,7 @@ reach the same page.
 from __future__ import annotations
 
 import hashlib
+import socketserver
 import sys
 import threading
 import time
@@ -27,6 +28,12 @@ _LAST_MODIFIED = formatdate(1_735_689_600, usegmt=True)
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def server_bind(self) -> None:
+        # HTTPServer looks its address up in reverse DNS (getfqdn): 80 ms a server offline.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
     def handle_error(self, request: object, client_address: object) -> None:
         # Clients that hang up mid-body (size caps, timeouts) are expected here.
