@@ -38,11 +38,14 @@ lint: $(STAMP)
 
 check: lint test
 
+# Every figure a ratio against a baseline measured in the same run (docs/performance.md).
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_e2e.py
+	$(BIN)/python benchmarks/bench_steady.py
 	$(BIN)/python benchmarks/bench_topics.py
-	$(BIN)/python benchmarks/bench_extract.py
 	$(BIN)/python benchmarks/bench_store.py
 	$(BIN)/python benchmarks/bench_rescore.py
+	$(BIN)/python benchmarks/bench_extract.py
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -15,11 +15,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from functools import partial
 from types import TracebackType
-from typing import Any, cast
 
-from prefect import flow, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import TaskRunner
 
 from extractors.articles import extract_article
 from extractors.errors import ConfigError
@@ -155,21 +153,16 @@ def extract_chunk(jobs: list[_Job], first: int, last: int) -> list[Article]:
     return [_extract(job) for job in jobs]
 
 
-@flow(name="extract-pages", flow_run_name="extract {n} pages on dask")
-def _extract_flow(jobs: list[_Job], n: int) -> list[Article]:
-    futures = [
-        extract_chunk.submit(jobs[i : i + DASK_CHUNK], i + 1, min(i + DASK_CHUNK, n))
-        for i in range(0, n, DASK_CHUNK)
-    ]
-    return [a for f in futures for a in f.result()]
-
-
 def extract_on_dask(
     pages: Sequence[PageFetch], address: str, workers: int | None = None
 ) -> list[Article]:
-    """Each page's Article, in order, extracted by a subflow whose tasks run on Dask
-    (prefect-dask): on the scheduler at `address`, or with "local" on a cluster of
-    `workers` processes (default: every core) started for this run."""
+    """Each page's Article, in order, extracted by tasks (one per DASK_CHUNK pages) that
+    prefect-dask runs on the scheduler at `address`, or with "local" on a cluster of
+    `workers` processes (default: every core) started for this run.
+
+    The task runner is used directly, not through a subflow: a flow run's parameters
+    are stored by the Prefect server (at most 512 KB), and a run's pages are megabytes.
+    """
     try:
         from prefect_dask.task_runners import DaskTaskRunner
     except ImportError as e:
@@ -188,10 +181,16 @@ def extract_on_dask(
     else:
         runner = DaskTaskRunner(address=address)
     jobs = [_job(p) for p in pages]
-    # prefect-dask's runner is typed as a bare TaskRunner; Prefect wants it parameterised.
-    extract = _extract_flow.with_options(task_runner=cast("TaskRunner[Any]", runner))
-    result: list[Article] = extract(jobs, len(jobs))
-    return result
+    with runner:
+        futures = [
+            runner.submit(
+                extract_chunk,
+                {"jobs": jobs[i : i + DASK_CHUNK], "first": i + 1, "last": i + len(chunk)},
+            )
+            for i in range(0, len(jobs), DASK_CHUNK)
+            for chunk in [jobs[i : i + DASK_CHUNK]]
+        ]
+        return [a for f in futures for a in f.result()]
 
 
 def extract_pages(pages: Sequence[PageFetch], workers: int | None = None) -> list[Article]:

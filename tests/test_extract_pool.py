@@ -8,9 +8,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from conftest import corpora
 from extractors.models import EntryData, PageFetch
-from flows.extract import POOL_MIN_PAGES, extract_pages
+from flows.extract import POOL_MIN_PAGES, extract_on_dask, extract_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,3 +81,15 @@ print(len(articles), sum("Kursk" in a.text for a in articles))
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["4", "4"]
     assert "extraction workers failed" in done.stderr
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_dask_extracts_megabytes_of_real_pages_as_in_line() -> None:
+    # 60 real pages, ~10 MB of HTML: far more than Prefect keeps as a run's parameters.
+    folder = corpora() / "articles" / "scrapinghub-aeb" / "html"
+    files = sorted(folder.glob("*.html.gz"))[:60]
+    pages = _pages(
+        [(f"https://news.example/{f.name}", gzip.decompress(f.read_bytes())) for f in files]
+    )
+    assert sum(len(p.html or b"") for p in pages) > 4_000_000
+    assert extract_on_dask(pages, "local", 2) == extract_pages(pages, workers=1)
