@@ -78,6 +78,32 @@ def test_sql_is_read_only(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == ["n", "2"]
 
 
+def test_sql_cannot_write_files_or_reach_outside_the_warehouse(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE articles (url VARCHAR)")
+    con.execute("INSERT INTO articles VALUES ('a')")
+    con.close()
+    before = db.read_bytes()
+    other = tmp_path / "other.duckdb"
+    secret = tmp_path / "secret.csv"
+    secret.write_text("token\nabc\n")
+    for statement, says in (
+        (f"COPY articles TO '{tmp_path / 'out.csv'}'", "only reads"),
+        (f"COPY articles TO '{db}'", "attached database"),  # the warehouse itself
+        (f"ATTACH '{other}' AS other", "only reads"),
+        (f"SELECT * FROM read_csv('{secret}')", "only reads"),
+        ("SET enable_external_access = true", "read-only"),
+        ("INSTALL httpfs", "only reads"),
+    ):
+        result = feedwatch("sql", "--db", str(db), statement)
+        assert result.returncode == 2, (statement, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert says in result.stderr, result.stderr
+    assert not (tmp_path / "out.csv").exists() and not other.exists()
+    assert db.read_bytes() == before
+
+
 def test_sql_formats_and_errors(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     con = duckdb.connect(str(db))

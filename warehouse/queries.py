@@ -9,20 +9,32 @@ from typing import Any
 
 import duckdb
 
-from extractors.errors import ConfigError, WarehouseError
+from extractors.errors import ConfigError, ReadOnlyError, WarehouseError
 from warehouse._duckdb import connect, is_read_only_violation, wrap_read_only
 
 __all__ = ["FeedHealth", "feed_health", "feed_health_of", "run_read_only", "top_hits_of"]
 
 
 def run_read_only(db: str | Path, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run any SQL on a read-only connection; writes raise ReadOnlyError."""
+    """Run any SQL on a read-only connection; writes raise ReadOnlyError.
+
+    Read-only is not enough on its own: COPY … TO, ATTACH and INSTALL would still
+    write files (the warehouse's among them). DuckDB's external access is turned
+    off, and the setting locked, before the query runs.
+    """
     con = connect(db, read_only=True)
     try:
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
         try:
             cursor = con.execute(query)
+        except duckdb.PermissionException as e:
+            raise ReadOnlyError(
+                "feedwatch sql only reads the warehouse: files, other databases and extensions"
+                f" are out of its reach; 'feedwatch export' writes files ({str(e).splitlines()[0]})"
+            ) from e
         except duckdb.Error as e:
-            if is_read_only_violation(e):
+            if is_read_only_violation(e) or "configuration has been locked" in str(e):
                 raise wrap_read_only(e) from e
             raise ConfigError(f"SQL error: {e}") from e
         if cursor.description is None:
