@@ -51,12 +51,28 @@ def _counts(db: Path) -> dict[str, int]:
             "fetches_dup": con.execute(
                 "SELECT count(*) FROM (SELECT run_id, feed_id FROM feed_fetches GROUP BY ALL HAVING count(*) > 1)"
             ).fetchall()[0][0],
+            "entries_dup": con.execute(
+                "SELECT count(*) FROM (SELECT feed_id, guid FROM entries GROUP BY ALL HAVING count(*) > 1)"
+            ).fetchall()[0][0],
+            "articles_dup": con.execute(
+                "SELECT count(*) FROM (SELECT canonical_url FROM articles GROUP BY ALL HAVING count(*) > 1)"
+            ).fetchall()[0][0],
+            "matches_dup": con.execute(
+                "SELECT count(*) FROM (SELECT article_id, topic FROM topic_matches GROUP BY ALL HAVING count(*) > 1)"
+            ).fetchall()[0][0],
         }
     finally:
         con.close()
 
 
-EXPECTED = {"entries": 24, "articles": 20, "fetches_dup": 0}
+EXPECTED = {
+    "entries": 24,
+    "articles": 20,
+    "fetches_dup": 0,
+    "entries_dup": 0,
+    "articles_dup": 0,
+    "matches_dup": 0,
+}
 
 
 @pytest.mark.parametrize("read_only", [True, False], ids=["reader-holds", "writer-holds"])
@@ -89,21 +105,23 @@ def test_killed_runs_leave_no_duplicates_and_no_half_batch(
         "from flows.poll import poll_feeds\n"
         "poll_feeds(sys.argv[1], sys.argv[2], sys.argv[3], poll_all=True)\n"
     )
+    # 20 kills at random moments: importing, polling, extracting, loading, spooling.
     rng = random.Random(20)
-    kills = 0
-    for _ in range(6):
+    kills = attempts = 0
+    while kills < 20 and attempts < 40:
+        attempts += 1
         proc = subprocess.Popen(
             [sys.executable, "-c", script, str(demo_feeds), str(topics_file), str(db)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.5, 4.0))
+        time.sleep(rng.uniform(0.3, 6.0))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
-    assert kills >= 3
+    assert kills == 20
     poll_feeds(str(demo_feeds), str(topics_file), str(db), poll_all=True)
     counts = _counts(db)
     assert {k: counts[k] for k in EXPECTED} == EXPECTED
