@@ -16,6 +16,9 @@ Retry decisions read the type, never the message.
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit, urlunsplit
+
 
 class FeedwatchError(Exception):
     """Base of every error feedwatch raises on purpose."""
@@ -65,8 +68,45 @@ class TopicSyntaxError(ConfigError):
         )
 
 
+# Query parameters whose values are secrets (matched on part of the name).
+_SECRET_PARAMS = ("token", "key", "secret", "pass", "pwd", "auth", "sig", "session", "code")
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_url(url: str) -> str:
+    """The URL as logs and artifacts may show it: no user:password@, and *** for the
+    values of query parameters that look like credentials (token, api_key, sig, …)."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = "***@" + netloc.rsplit("@", 1)[1]
+        query = "&".join(
+            f"{name}=***"
+            if any(s in name.lower() for s in _SECRET_PARAMS) and value
+            else (f"{name}={value}" if sep else name)
+            for pair in parts.query.split("&")
+            if pair
+            for name, sep, value in [pair.partition("=")]
+        )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:  # not a URL after all
+        return url
+
+
+def redact(text: str) -> str:
+    """`text` with every URL in it redacted (error messages quote URLs)."""
+
+    def one(m: re.Match[str]) -> str:
+        url = m.group(0).rstrip(".,;:)")  # the sentence's punctuation, not the URL's
+        return redact_url(url) + m.group(0)[len(url) :]
+
+    return _URL.sub(one, text)
+
+
 class FetchError(FeedwatchError):
-    """A URL could not be fetched."""
+    """A URL could not be fetched. Its message shows the URL redacted (redact_url):
+    it ends up in logs, artifacts and the warehouse's error columns."""
 
     transient = False
 
@@ -82,7 +122,7 @@ class FetchError(FeedwatchError):
         self.reason = reason
         self.status = status
         self.retry_after = retry_after  # seconds the server asked us to wait (429/503)
-        super().__init__(f"{url}: {reason}")
+        super().__init__(f"{redact_url(url)}: {redact(reason)}")
 
 
 class TransientFetchError(FetchError):

@@ -14,7 +14,7 @@ import feedparser
 import lxml.html
 from lxml.etree import ParserError as LxmlParserError
 
-from extractors.errors import ParseError
+from extractors.errors import ParseError, redact_url
 from extractors.models import EntryData, FeedData
 
 __all__ = ["discover_feeds", "html_to_text", "parse_feed"]
@@ -35,11 +35,13 @@ def parse_feed(content: bytes, headers: Mapping[str, str] | None = None, url: st
             resolve_relative_uris=False,
         )
     except Exception as e:  # feedparser should not raise, but bytes come from strangers
-        raise ParseError(f"{url or 'feed'}: feedparser failed: {type(e).__name__}: {e}") from e
+        raise ParseError(
+            f"{redact_url(url) or 'feed'}: feedparser failed: {type(e).__name__}: {e}"
+        ) from e
     bozo_reason = _bozo_reason(parsed)
     if not parsed.get("version") and not parsed.entries:
         raise ParseError(
-            f"{url or 'feed'}: not a feed ({bozo_reason or 'no RSS/Atom root element'})"
+            f"{redact_url(url) or 'feed'}: not a feed ({bozo_reason or 'no RSS/Atom root element'})"
         )
     feed = parsed.get("feed", {})
     entries = tuple(_entry(e, url) for e in parsed.entries)

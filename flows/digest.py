@@ -14,6 +14,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from extractors.errors import redact_url
 from flows.logs import run_logger
 from warehouse.queries import FeedHealth, feed_health_of, new_stories_of
 from warehouse.store import Warehouse
@@ -56,7 +57,7 @@ def digest(db: str = "data/feedwatch.duckdb", since_hours: float = 24.0) -> Dige
                     "outlet": s["outlet"] or "",
                     "published": f"{s['published_at']:%Y-%m-%d}" if s["published_at"] else "",
                     "copies": s["copies"],
-                    "link": s["link"],
+                    "link": redact_url(s["link"]),
                 }
                 for s in result.stories
             ],
@@ -87,7 +88,7 @@ def digest_markdown(d: Digest) -> str:
             when = f"{s['published_at']:%Y-%m-%d}" if s["published_at"] else "undated"
             copies = f" · {s['copies']} copies" if s["copies"] > 1 else ""
             lines.append(
-                f"- [{_cell(s['title'] or s['link'])}]({s['link']}) — {_cell(s['outlet'] or '')},"
+                f"- [{_cell(s['title'] or redact_url(s['link']))}]({redact_url(s['link'])}) — {_cell(s['outlet'] or '')},"
                 f" {when}{copies}"
             )
             if s["snippet"]:

@@ -36,6 +36,8 @@ from extractors.errors import (
     TransientFetchError,
     WarehouseError,
     WarehouseLockedError,
+    redact,
+    redact_url,
 )
 from extractors.feeds import parse_feed
 from extractors.http import Fetcher
@@ -135,7 +137,7 @@ def _describe_failure(e: Exception) -> tuple[int | None, bool, float | None, str
         return e.status, e.transient, e.retry_after, str(e)
     if isinstance(e, FeedwatchError):  # fetched fine, but not a feed
         return 200, False, None, str(e)
-    return None, True, None, f"internal error: {type(e).__name__}: {e}"
+    return None, True, None, redact(f"internal error: {type(e).__name__}: {e}")
 
 
 def _ms(t0: float) -> float:
@@ -174,7 +176,7 @@ def fetch_pages(
             r = fetcher.fetch_page(url)
             page = PageFetch(url, entries, fetched_at, r.final_url, r.status, r.content)
         except FetchError as e:
-            run_logger().warning("page %s: %s", url, e.reason)
+            run_logger().warning("page %s: %s", redact_url(url), redact(e.reason))
             page = PageFetch(url, entries, fetched_at, status=e.status, error=e.reason)
         return extractor.start(page)  # without its HTML once a worker has it
 
@@ -431,7 +433,7 @@ def poll_feeds(
                     "topic": h.topic,
                     "score": h.score,
                     "title": h.title or "",
-                    "link": h.url,
+                    "link": redact_url(h.url),
                     "copies": sum(x.cluster_id == h.cluster_id for x in summary.hits),
                 }
                 for h in stories

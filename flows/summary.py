@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from extractors.errors import redact_url
 from warehouse.queries import FeedHealth
 from warehouse.store import Hit
 
@@ -75,7 +76,8 @@ def summary_markdown(s: RunSummary) -> str:
         ]
         lines += ["", "## New hits", "", "| topic | score | title |", "|---|---|---|"]
         for h in s.hits[:50]:
-            lines.append(f"| {h.topic} | {h.score:g} | [{_cell(h.title or h.url)}]({h.url}) |")
+            link = redact_url(h.url)
+            lines.append(f"| {h.topic} | {h.score:g} | [{_cell(h.title or link)}]({link}) |")
         lines.append("")
     if s.failed:
         lines += ["## Failed in this run", "", "| feed | error |", "|---|---|"]

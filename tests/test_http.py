@@ -126,3 +126,20 @@ def test_waiting_for_a_host_leaves_the_others_free() -> None:
     waiting.join()
     assert started["b1"] - t0 < 0.3
     assert started["a2"] - started["a1"] >= 0.45
+
+
+def test_redacted_urls_keep_everything_but_the_secrets() -> None:
+    from extractors.errors import redact, redact_url
+
+    assert (
+        redact_url("https://bob:pw@news.example/rss?token=abc&edition=asia&API_KEY=zz&flag")
+        == "https://***@news.example/rss?token=***&edition=asia&API_KEY=***&flag"
+    )
+    assert redact_url("https://news.example/rss?id=42") == "https://news.example/rss?id=42"
+    assert (
+        redact("moved to https://x.example/?sig=1, then http://u:p@y.example/a.")
+        == "moved to https://x.example/?sig=***, then http://***@y.example/a."
+    )
+    error = TransientFetchError("https://n.example/rss?access_token=abc", "HTTP 503")
+    assert str(error) == "https://n.example/rss?access_token=***: HTTP 503"
+    assert error.url.endswith("access_token=abc")  # the code still has the real URL

@@ -13,6 +13,7 @@ import pytest
 from conftest import write_feeds
 from flows.demo import ATOM_PATH, RSS_PATH, SiteServer
 from flows.poll import RunSummary, poll_feeds
+from flows.summary import summary_markdown
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
@@ -357,3 +358,48 @@ def test_pages_are_fetched_in_groups_of_whole_hosts_taken_in_turn() -> None:
     ]
     assert sorted(u for _, items in groups for u, _ in items) == sorted(planned)
     assert len(_page_groups(planned, 8)) == 3  # never more groups than hosts
+
+
+def test_credentials_in_feed_urls_reach_no_log_artifact_or_error_column(
+    site: SiteServer, topics_file: Path, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+
+    secret_url = site.url("/broken/500.xml?token=abc123&edition=asia").replace(
+        "http://", "http://reader:s3cret@"
+    )
+    feeds = write_feeds(
+        tmp_path / "feeds.yaml", {"demo-latest": site.url(RSS_PATH), "private": secret_url}
+    )
+    db = tmp_path / "w.duckdb"
+    summary = _poll(feeds, topics_file, db)
+    assert summary.new_articles > 0  # the other feed loads
+    (failed,) = summary.failed
+    assert failed[0] == "private" and "HTTP 500" in failed[1]
+    assert "token=***" in failed[1] and "***@" in failed[1]
+
+    seen = [failed[1], summary_markdown(summary)]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        seen += [r[0] or "" for r in con.execute("SELECT last_error FROM feeds").fetchall()]
+        seen += [r[0] or "" for r in con.execute("SELECT error FROM feed_fetches").fetchall()]
+    finally:
+        con.close()
+    run_id = uuid.UUID(summary.flow_run_id)
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(),
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])),
+        )
+    seen += [log.message for log in logs] + [str(a.data) for a in artifacts]
+    assert any("HTTP 500" in text for text in seen[2:])  # the failure was recorded
+    for text in seen:
+        assert "s3cret" not in text and "abc123" not in text, text
