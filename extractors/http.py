@@ -8,6 +8,7 @@ off loopback and private networks unless FEEDWATCH_ALLOW_PRIVATE_NETWORKS=1.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -88,8 +90,23 @@ class HostGate:
                 yield
 
 
+def allowed_private_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Non-public networks fetches may reach: FEEDWATCH_ALLOW_PRIVATE_NETWORKS as a
+    comma-separated list (e.g. 10.1.0.0/16 for a feed server inside the company);
+    "1" allows every one (the demo and the tests)."""
+    value = os.environ.get("FEEDWATCH_ALLOW_PRIVATE_NETWORKS", "")
+    networks = []
+    for part in value.split(","):
+        if part.strip() and part.strip() not in {"1", "true", "yes", "0", "false", "no"}:
+            with contextlib.suppress(ValueError):  # not a network: allows nothing
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+    return networks
+
+
 def check_address(url: str) -> None:
-    """Refuse URLs that are not http(s) or that resolve to a non-public address."""
+    """Refuse URLs that are not http(s) or that resolve to a non-public address
+    (loopback, private, link-local — cloud metadata at 169.254.169.254 —, reserved),
+    unless allowed. Called for the URL and again for every redirect."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"}:
         raise PermanentFetchError(url, f"unsupported scheme {parts.scheme!r}")
@@ -98,17 +115,18 @@ def check_address(url: str) -> None:
         raise PermanentFetchError(url, "no host in URL")
     if private_networks_allowed():
         return
+    allowed = allowed_private_networks()
     try:
         infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
     except socket.gaierror as e:
         raise TransientFetchError(url, f"cannot resolve {host}: {e.strerror}") from e
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
+        if not address.is_global and not any(address in n for n in allowed):
             raise PermanentFetchError(
                 url,
                 f"refused: {host} resolves to non-public address {address} "
-                "(set FEEDWATCH_ALLOW_PRIVATE_NETWORKS=1 to allow)",
+                "(set FEEDWATCH_ALLOW_PRIVATE_NETWORKS to allow)",
             )
 
 
@@ -122,9 +140,9 @@ class Fetcher:
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             headers={"User-Agent": s.user_agent},
             follow_redirects=False,
-            limits=httpx.Limits(
-                max_connections=s.max_concurrency, max_keepalive_connections=s.max_concurrency
-            ),
+            # No keep-alive: every request opens its own connection, so the deadline
+            # watchdog (see _get_once) always holds the socket it may have to cut.
+            limits=httpx.Limits(max_connections=s.max_concurrency, max_keepalive_connections=0),
         )
         self._gate = HostGate(s.max_concurrency, s.per_host, s.host_delay)
 
@@ -200,8 +218,23 @@ class Fetcher:
     def _get_once(
         self, url: str, headers: Mapping[str, str], max_bytes: int, deadline: float
     ) -> tuple[int, dict[str, str], bytes]:
+        # httpx's timeouts are per read: a server sending a byte a second, even of its
+        # headers, never trips them. At the deadline a watchdog shuts the socket down.
+        sockets: list[socket.socket] = []
+
+        def trace(event: str, info: dict[str, Any]) -> None:
+            if event == "connection.connect_tcp.complete":
+                sock = info["return_value"].get_extra_info("socket")
+                if sock is not None:
+                    sockets.append(sock)
+
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, [sockets])
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            with self._client.stream("GET", url, headers=dict(headers)) as response:
+            with self._client.stream(
+                "GET", url, headers=dict(headers), extensions={"trace": trace}
+            ) as response:
                 response_headers = {k.lower(): v for k, v in response.headers.items()}
                 if response.status_code >= 300:
                     return response.status_code, response_headers, b""
@@ -215,19 +248,30 @@ class Fetcher:
                             url, f"body larger than {max_bytes} bytes", status=response.status_code
                         )
                     if time.monotonic() > deadline:
-                        raise TransientFetchError(
-                            url,
-                            f"not finished within the {self.settings.deadline:g} s deadline",
-                            status=response.status_code,
-                        )
+                        raise self._late(url, response.status_code)
                     chunks.append(chunk)
                 return response.status_code, response_headers, b"".join(chunks)
         except FetchError:
             raise
-        except httpx.TimeoutException as e:
-            raise TransientFetchError(url, f"timed out ({type(e).__name__})") from e
         except httpx.HTTPError as e:
+            if time.monotonic() >= deadline:
+                raise self._late(url) from e
+            if isinstance(e, httpx.TimeoutException):
+                raise TransientFetchError(url, f"timed out ({type(e).__name__})") from e
             raise TransientFetchError(url, f"{type(e).__name__}: {e}") from e
+        finally:
+            watchdog.cancel()
+
+    def _late(self, url: str, status: int | None = None) -> TransientFetchError:
+        return TransientFetchError(
+            url, f"not finished within the {self.settings.deadline:g} s deadline", status=status
+        )
+
+
+def _shut(sockets: list[socket.socket]) -> None:
+    for sock in sockets:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
