@@ -58,6 +58,7 @@ def test_bad_feeds_file_exits_2_with_file_and_line(tmp_path: Path) -> None:
     result = feedwatch("run", "--feeds", str(feeds), "--db", str(tmp_path / "w.duckdb"))
     assert result.returncode == 2
     assert f"{feeds}:3: feed 2: 'not a url' is not an http(s) URL" in result.stderr
+    assert not (tmp_path / "w.duckdb").exists()  # nothing written
 
 
 def test_sql_is_read_only(tmp_path: Path) -> None:
