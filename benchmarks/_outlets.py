@@ -61,6 +61,17 @@ def serve(bodies: list[bytes], pages: int, hosts: int, feeds_per_host: int) -> l
     return [s.start() for s in servers]
 
 
+TOPICS = Path(__file__).resolve().parent.parent / "flows" / "defaults" / "topics.yaml"
+
+
+def write_feeds_yaml(path: Path, urls: list[str]) -> Path:
+    """A feeds.yaml listing `urls` (politeness as configured by default)."""
+    path.write_text(
+        "feeds:\n" + "".join(f"  - name: feed-{i}\n    url: {u}\n" for i, u in enumerate(urls))
+    )
+    return path
+
+
 class Outlets:
     """The outlets in their own process, for a `with` block: `.feeds` are their URLs."""
 

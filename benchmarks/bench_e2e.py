@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _outlets import Outlets
+from _outlets import TOPICS, Outlets, write_feeds_yaml
 from _pages import article_pages
 from _usage import ProcessUse
 
@@ -67,14 +67,8 @@ def main() -> None:
             create_table_artifact(key="poll-hits", table=[{"topic": "t"}])
 
         with Outlets(n, args.hosts) as outlets:
-            feeds = Path(tmp) / "feeds.yaml"
-            feeds.write_text(
-                "feeds:\n"
-                + "".join(
-                    f"  - name: outlet-{i}\n    url: {u}\n" for i, u in enumerate(outlets.feeds)
-                )
-            )
-            topics = Path(__file__).resolve().parent.parent / "flows" / "defaults" / "topics.yaml"
+            feeds = write_feeds_yaml(Path(tmp) / "feeds.yaml", outlets.feeds)
+            topics = TOPICS
             serial, polls, shapes, uses = [], [], [], []
             for r in range(args.repeat):
                 t0 = time.perf_counter()

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _outlets import Outlets
+from _outlets import TOPICS, Outlets, write_feeds_yaml
 from _usage import ProcessUse
 
 from flows.demo.prefect_server import prefect_server
@@ -42,14 +42,8 @@ def main() -> None:
 
         pages = args.feeds * args.entries
         with Outlets(pages, args.hosts, feeds_per_host=args.feeds // args.hosts) as outlets:
-            feeds = Path(tmp) / "feeds.yaml"
-            feeds.write_text(
-                "feeds:\n"
-                + "".join(
-                    f"  - name: feed-{i}\n    url: {u}\n" for i, u in enumerate(outlets.feeds)
-                )
-            )
-            topics = Path(__file__).resolve().parent.parent / "flows" / "defaults" / "topics.yaml"
+            feeds = write_feeds_yaml(Path(tmp) / "feeds.yaml", outlets.feeds)
+            topics = TOPICS
             firsts, seconds, loaded = [], [], 0
             for r in range(args.repeat):
                 db = str(Path(tmp) / f"{r}.duckdb")
