@@ -224,3 +224,26 @@ def test_migrated_rows_get_the_lookup_keys_the_writer_computes(tmp_path: Path) -
         assert wh.unknown_entries([]) == []
     assert keys == [(key64(aid), key64(text_hash))]
     assert entry == [(entry_key("f", "tag:a.example,2024:1 ü"),)]
+
+
+def test_a_feed_is_stale_after_five_usual_gaps_and_two_days_at_least(tmp_path: Path) -> None:
+    from warehouse.queries import feed_health_of
+
+    # (usual gap between entries in hours, days since the newest entry) → status
+    cases = {(49, 3): "ok", (49, 11): "stale", (1, 1.5): "ok", (1, 3): "stale"}
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        for n, ((gap, quiet), _) in enumerate(cases.items()):
+            feed = f"f{n}"
+            wh.con.execute(
+                "INSERT INTO feeds (feed_id, url, config_url, source, interval_seconds,"
+                " last_polled_at, created_at) VALUES (?, 'u', 'u', 'config', 900, now(), now())",
+                [feed],
+            )
+            for i in range(6):
+                wh.con.execute(
+                    "INSERT INTO entries (feed_id, guid, published_at, first_seen_at, run_id,"
+                    " entry_key) VALUES (?, ?, now() - to_seconds(?), now(), 'r', ?)",
+                    [feed, f"g{i}", int(quiet * 86400 + i * gap * 3600), n * 10 + i],
+                )
+        health = {h.feed_id: h.status for h in feed_health_of(wh.con)}
+    assert health == {f"f{n}": status for n, status in enumerate(cases.values())}

@@ -171,12 +171,17 @@ def _step_5_integer_keys(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE article_bands__new RENAME TO article_bands")
 
 
+def _step_6_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables unchanged; feed_health's stale rule fixed. Views are remade by _finish."""
+
+
 # Step n takes a warehouse from version n - 1 to version n.
 STEPS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     2: _step_2_polling,
     3: _step_3_topic_versions,
     4: _step_4_near_duplicates,
     5: _step_5_integer_keys,
+    6: _step_6_views,
 }
 SCHEMA_VERSION = max(STEPS)
 

@@ -206,8 +206,10 @@ SELECT f.feed_id,
        CASE WHEN f.disabled_reason IS NOT NULL THEN 'disabled'
             WHEN f.error_count > 0 THEN 'failing'
             WHEN f.last_polled_at IS NULL THEN 'new'
-            WHEN usual.n >= 3 AND now() - newest.newest_entry_at
-                 > greatest(to_seconds(CAST(usual.gap * 5 AS BIGINT)), INTERVAL 2 DAY) THEN 'stale'
+            -- In seconds: DuckDB's greatest() of two intervals compares their parts, not
+            -- their lengths (2 days beat 10 days given in seconds).
+            WHEN usual.n >= 3 AND epoch(now()) - epoch(newest.newest_entry_at)
+                 > greatest(usual.gap * 5, 2 * 86400) THEN 'stale'
             ELSE 'ok' END AS status,
        f.error_count,
        f.last_error,
