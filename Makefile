@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint check bench install clean serve
+.PHONY: demo test lint check bench install clean serve screenshot
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py
 	$(BIN)/python benchmarks/bench_rescore.py
 	$(BIN)/python benchmarks/bench_extract.py
+
+# docs/digest.png, from the demo site polled through the real flow (needs Debian's chromium).
+screenshot: $(STAMP)
+	PREFECT_HOME=$$(mktemp -d) $(BIN)/python scripts/digest_screenshot.py docs/digest.png
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -38,6 +38,11 @@ def fail(error: Exception, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def check_format(fmt: str, allowed: tuple[str, ...]) -> None:
+    if fmt not in allowed:
+        raise fail(ConfigError(f"--format must be {' or '.join(allowed)}, not {fmt!r}"), 2)
+
+
 @contextmanager
 def exit_codes() -> Iterator[None]:
     """feedwatch's errors as messages and exit codes: 2 for what the user gave

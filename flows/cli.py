@@ -7,19 +7,21 @@ import csv
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from extractors.errors import ConfigError
+from extractors.errors import ConfigError, redact_url
 from flows._cli import (
     DEFAULT_DB,
     DEMO_DB,
     DbOpt,
     FeedsOpt,
     TopicsOpt,
+    check_format,
     default_topics,
     exit_codes,
     fail,
@@ -233,8 +235,7 @@ def sql(
     """Run SQL on a read-only connection to the warehouse."""
     from warehouse.queries import run_read_only
 
-    if fmt not in {"table", "csv", "json"}:
-        raise fail(ConfigError(f"--format must be table, csv or json, not {fmt!r}"), 2)
+    check_format(fmt, ("table", "csv", "json"))
     with exit_codes():
         columns, rows = run_read_only(db, query)
     _print_rows(columns, rows, fmt)
@@ -288,6 +289,99 @@ def prune(
         f"Dropped the text of {pruned['articles']} articles and the feed text of "
         f"{pruned['entries']} entries older than {older_than}.\n"
     )
+
+
+def _since(value: str) -> datetime:
+    from datetime import UTC, timedelta
+
+    from flows.settings import parse_interval
+
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_interval(value))
+    except ValueError as e:
+        raise fail(ConfigError(f"--since: {e}"), 2) from e
+
+
+SinceOpt = Annotated[
+    str, typer.Option("--since", help="New stories first seen in this last stretch: 24h, 7d, 90m.")
+]
+TopicOpt = Annotated[str | None, typer.Option("--topic", help="Only this topic.")]
+
+
+@app.command()
+def digest(
+    output: Annotated[Path, typer.Option("--out", help="The HTML page to write.")],
+    db: DbOpt = DEFAULT_DB,
+    since: SinceOpt = "24h",
+    topic: TopicOpt = None,
+) -> None:
+    """Write the digest as one HTML page that opens anywhere, offline: matched articles per
+    topic per day (30 days), the new stories with their matched words, feed health."""
+    from flows.digest import build_digest, write_digest
+
+    start = _since(since)
+    with exit_codes():
+        d = build_digest(db, start, topic)
+    try:
+        page = write_digest(d, output)
+    except OSError as e:
+        raise fail(ConfigError(f"--out {output}: cannot write: {e.strerror or e}"), 2) from e
+    per_topic = ", ".join(f"{t} {sum(s['topic'] == t for s in d.stories)}" for t in sorted(d.daily))
+    out.print(
+        f"Wrote {page}: {len(d.stories)} new stories since {start:%Y-%m-%d %H:%M} UTC"
+        f" ({per_topic or 'no topics'}); {len(d.unhealthy)} of {len(d.health)} feeds need care."
+    )
+    out.print(f"Open it: {page.resolve().as_uri()}")
+
+
+@app.command()
+def hits(
+    db: DbOpt = DEFAULT_DB,
+    since: SinceOpt = "7d",
+    topic: TopicOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json (one object a line).")] = (
+        "table"
+    ),
+) -> None:
+    """List new stories (one line per story and topic, its best-scoring copy)."""
+    from warehouse.queries import check_topic, new_stories_of
+    from warehouse.store import Warehouse
+
+    check_format(fmt, ("table", "json"))
+    start = _since(since)
+    with exit_codes(), Warehouse.open(db, read_only=True) as wh:
+        check_topic(wh.con, topic)
+        stories = new_stories_of(wh.con, start, topic)
+    if fmt == "json":
+        keep = (
+            "topic",
+            "score",
+            "title",
+            "link",
+            "outlet",
+            "published_at",
+            "copies",
+            "terms",
+            "snippet",
+            "cluster_id",
+            "first_seen",
+        )
+        for s in stories:
+            row = {k: s[k] for k in keep} | {"link": redact_url(s["link"])}
+            sys.stdout.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+        return
+    table = Table("topic", "score", "published", "outlet", "title", "copies")
+    for s in stories:
+        table.add_row(
+            s["topic"],
+            f"{s['score']:g}",
+            f"{s['published_at']:%Y-%m-%d}" if s["published_at"] else "",
+            s["outlet"] or "",
+            s["title"] or redact_url(s["link"]),
+            str(s["copies"]),
+        )
+    out.print(table)
+    out.print(f"{len(stories)} new stories since {start:%Y-%m-%d %H:%M} UTC")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from extractors.errors import ConfigError
-from flows._cli import DEFAULT_DB, DbOpt, FeedsFileOpt, exit_codes, fail, out
+from flows._cli import DEFAULT_DB, DbOpt, FeedsFileOpt, check_format, exit_codes, fail, out
 
 feeds_app = typer.Typer(
     help="List feed health; add, import, export, disable and enable feeds.", no_args_is_help=True
@@ -27,6 +27,7 @@ def feeds_status(
     """List feeds that are failing, stale or disabled, with their last error."""
     from warehouse.queries import feed_health
 
+    check_format(fmt, ("table", "json"))
     with exit_codes():
         health = feed_health(db)
     shown = [h for h in health if all_feeds or h.status in {"failing", "stale", "disabled"}]

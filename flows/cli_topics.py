@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from extractors.errors import ConfigError
-from flows._cli import TopicsOpt, default_topics, exit_codes, out
+from flows._cli import TopicsOpt, check_format, default_topics, exit_codes, out
 
 topics_app = typer.Typer(help="Check topic definitions against text.", no_args_is_help=True)
 
@@ -68,6 +68,7 @@ def topics_eval(
     from extractors.topics.evaluate import evaluate
     from flows.settings import load_topics
 
+    check_format(fmt, ("table", "json"))
     with exit_codes():
         compiled = load_topics(topics or default_topics())
         rows = _read_cases(cases, labelled=True)

@@ -241,14 +241,19 @@ def test_retries_are_for_transient_errors_only() -> None:
 
 
 def test_the_digest_lists_each_new_story_once(
-    demo_feeds: Path, topics_file: Path, db: Path
+    demo_feeds: Path, topics_file: Path, db: Path, tmp_path: Path
 ) -> None:
     from prefect.artifacts import Artifact
 
     from flows.digest import digest
 
     summary = _poll(demo_feeds, topics_file, db)
-    result = digest(db=str(db), since_hours=1)
+    reports = tmp_path / "reports"
+    result = digest(db=str(db), since_hours=1, reports_dir=str(reports))
+    (page,) = reports.glob("digest-*.html")
+    assert page.read_text().count('class="hit"') == len(result.stories)
+    link = Artifact.get(key="digest-page")
+    assert link is not None and str(link.data) == page.resolve().as_uri()
     stories = {(h.topic, h.cluster_id) for h in summary.hits}
     assert len(result.stories) == len(stories)
     assert sum(s["copies"] for s in result.stories) == len(summary.hits)
@@ -257,7 +262,7 @@ def test_the_digest_lists_each_new_story_once(
     table = Artifact.get(key="digest-stories")
     assert table is not None and len(json.loads(str(table.data))) == len(stories)
     # Nothing new in the next hour's digest window once it has moved on.
-    assert digest(db=str(db), since_hours=0).stories == []
+    assert digest(db=str(db), since_hours=0, reports_dir=str(reports)).stories == []
 
 
 def test_a_run_that_can_store_nothing_fails_and_says_why(

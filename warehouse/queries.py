@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,18 @@ import duckdb
 from extractors.errors import ConfigError, ReadOnlyError, WarehouseError
 from warehouse._duckdb import connect, is_read_only_violation, wrap_read_only
 
-__all__ = ["FeedHealth", "feed_health", "feed_health_of", "run_read_only", "top_hits_of"]
+__all__ = [
+    "FeedHealth",
+    "check_topic",
+    "current_topics_of",
+    "daily_counts_of",
+    "feed_health",
+    "feed_health_of",
+    "latest_hit_days_of",
+    "new_stories_of",
+    "run_read_only",
+    "top_hits_of",
+]
 
 
 def run_read_only(db: str | Path, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -113,25 +124,74 @@ def feed_health(db: str | Path) -> list[FeedHealth]:
         con.close()
 
 
-def new_stories_of(con: duckdb.DuckDBPyConnection, since: datetime) -> list[dict[str, Any]]:
+def new_stories_of(
+    con: duckdb.DuckDBPyConnection, since: datetime, topic: str | None = None
+) -> list[dict[str, Any]]:
     """Stories (clusters of copies) a current topic hit whose first copy arrived after
-    `since`: the best-scoring copy of each, with how many copies there are."""
+    `since`: the best-scoring copy of each, with how many copies there are.
+
+    `words` are the matched words as the article wrote them ("North Korean's",
+    "troops"), read from the text at each mention's offsets, for highlighting.
+    """
     cursor = con.execute(
         """
         SELECT topic, score, title, link, outlet, published_at, snippet, terms, copies,
-               first_seen
+               first_seen, cluster_id,
+               list_sort(list_distinct(list_filter(
+                   [substring(CASE x.field WHEN 'title' THEN title ELSE text END,
+                              x.start_offset + 1, x.end_offset - x.start_offset)
+                    FOR x IN mentions],
+                   lambda w: w <> ''))) AS words
         FROM (
-            SELECT h.*,
+            SELECT h.*, a.text, m.mentions,
                    count(*) OVER story AS copies,
                    min(a.fetched_at) OVER story AS first_seen,
                    row_number() OVER (story ORDER BY h.score DESC, a.fetched_at) AS rank
-            FROM topic_hits h JOIN articles a USING (article_id)
+            FROM topic_hits h
+            JOIN articles a USING (article_id)
+            JOIN topic_matches m
+              ON m.article_id = h.article_id AND m.topic = h.topic
+             AND m.topic_version = h.topic_version
             WINDOW story AS (PARTITION BY h.topic, h.cluster_id)
         )
-        WHERE rank = 1 AND first_seen >= ?
+        WHERE rank = 1 AND first_seen >= ? AND (CAST(? AS VARCHAR) IS NULL OR topic = ?)
         ORDER BY topic, score DESC, published_at DESC
         """,
-        [since],
+        [since, topic, topic],
     )
     columns = [d[0] for d in cursor.description or []]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def current_topics_of(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        t for (t,) in con.execute("SELECT topic FROM topics WHERE current ORDER BY 1").fetchall()
+    ]
+
+
+def check_topic(con: duckdb.DuckDBPyConnection, topic: str | None) -> None:
+    """A topic asked for by name must be one of the current topics."""
+    known = current_topics_of(con)
+    if topic is not None and topic not in known:
+        raise ConfigError(f"--topic {topic!r}: no such topic (known: {', '.join(known) or 'none'})")
+
+
+def daily_counts_of(
+    con: duckdb.DuckDBPyConnection, first_day: date, last_day: date
+) -> dict[str, dict[date, int]]:
+    """Hit articles per current topic per day (publication date, else fetch date), every
+    current topic included, days without hits left out."""
+    counts: dict[str, dict[date, int]] = {t: {} for t in current_topics_of(con)}
+    rows = con.execute(
+        "SELECT topic, day, articles FROM daily_topic_counts WHERE day BETWEEN ? AND ?",
+        [first_day, last_day],
+    ).fetchall()
+    for topic, day, n in rows:
+        counts.setdefault(topic, {})[day] = n
+    return counts
+
+
+def latest_hit_days_of(con: duckdb.DuckDBPyConnection) -> dict[str, date]:
+    """The last day each current topic had a hit (publication date, else fetch date)."""
+    rows = con.execute("SELECT topic, max(day) FROM daily_topic_counts GROUP BY topic").fetchall()
+    return dict(rows)

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -154,11 +155,14 @@ class SiteServer:
         return Handler
 
 
-def demo_server(extra: Mapping[str, Route] | None = None) -> SiteServer:
-    """The bundled demo site, plus any extra routes (the tests add broken feeds)."""
+def demo_server(
+    extra: Mapping[str, Route] | None = None, recent_to: datetime | None = None
+) -> SiteServer:
+    """The bundled demo site, plus any extra routes (the tests add broken feeds);
+    with recent_to, its stories dated over the four weeks before that moment."""
 
     def routes(base: str) -> dict[str, Route]:
-        r = render_site(base)
+        r = render_site(base, recent_to)
         r.update(extra or {})
         return r
 

@@ -9,8 +9,8 @@ so extraction is exercised as it would be on a real page.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from importlib import resources
 from typing import Any
@@ -55,8 +55,12 @@ def _data() -> dict[str, Any]:
     return data
 
 
-def load_articles() -> tuple[str, str, list[DemoArticle]]:
-    """(outlet name, public host, articles)."""
+def load_articles(recent_to: datetime | None = None) -> tuple[str, str, list[DemoArticle]]:
+    """(outlet name, public host, articles).
+
+    recent_to: date the stories afresh, in their order, over the four weeks before
+    that moment (the digest's 30-day chart then has something to show).
+    """
     data = _data()
     articles = []
     for a in data["articles"]:
@@ -77,7 +81,20 @@ def load_articles() -> tuple[str, str, list[DemoArticle]]:
                 summary=a.get("summary"),
             )
         )
+    if recent_to is not None:
+        articles = _redated(articles, recent_to)
     return data["outlet"]["name"], data["outlet"]["host"], articles
+
+
+def _redated(articles: list[DemoArticle], until: datetime, days: int = 27) -> list[DemoArticle]:
+    order = sorted(range(len(articles)), key=lambda i: articles[i].date)
+    out = list(articles)
+    for rank, i in enumerate(order):
+        a = articles[i]
+        back = round((len(order) - 1 - rank) * days / max(len(order) - 1, 1))
+        day = (until - timedelta(days=back)).date()
+        out[i] = replace(a, date=datetime.combine(day, a.date.timetz()))
+    return out
 
 
 RSS_PATH = "/feeds/latest.rss"
@@ -85,9 +102,9 @@ ATOM_PATH = "/feeds/world.atom"
 ATOM_UTM = "?utm_source=atom&utm_medium=feed&utm_campaign=world-desk"
 
 
-def render_site(base_url: str) -> dict[str, Route]:
+def render_site(base_url: str, recent_to: datetime | None = None) -> dict[str, Route]:
     """Every route of the site, with links pointing at base_url (the live server)."""
-    outlet, host, articles = load_articles()
+    outlet, host, articles = load_articles(recent_to)
     public = f"https://{host}"
     routes: dict[str, Route] = {}
     for i, a in enumerate(articles):
