@@ -10,7 +10,9 @@ import duckdb
 
 from extractors.errors import ReadOnlyError, WarehouseError, WarehouseLockedError
 
-__all__ = ["connect", "transaction"]
+__all__ = ["READABLE_FROM", "connect", "transaction"]
+
+READABLE_FROM = "v1.5.0"  # the oldest DuckDB that can open the warehouse files feedwatch makes
 
 
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -20,10 +22,15 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         raise WarehouseError(
             f"{path}: no warehouse here yet (run 'feedwatch run' or 'feedwatch demo' first)"
         )
+    config: dict[str, str | bool | int | float | list[str]] = {}
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() and int(duckdb.__version__.split(".")[0]) >= 2:
+            # A new warehouse in DuckDB 1.5's format: DuckDB 2 would otherwise write one
+            # no 1.x release can open (the duckdb CLI, and the tools analysts have).
+            config["storage_compatibility_version"] = READABLE_FROM
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as e:
         if "lock" in str(e).lower():
             raise WarehouseLockedError(
