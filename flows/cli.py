@@ -23,6 +23,7 @@ from flows._cli import (
     TopicsOpt,
     check_format,
     default_topics,
+    err,
     exit_codes,
     fail,
     out,
@@ -31,6 +32,7 @@ from flows._cli import (
 from flows.cli_alerts import alerts_app
 from flows.cli_feeds import feeds_app
 from flows.cli_topics import topics_app
+from flows.progress import for_console, reporting
 
 if TYPE_CHECKING:
     from flows.summary import RunSummary
@@ -103,7 +105,7 @@ def _run_flow(
     prepare_prefect()
     from flows.poll import poll_feeds
 
-    with exit_codes():
+    with exit_codes(), reporting(for_console(err)):
         return poll_feeds(
             feeds_path=str(feeds),
             topics_path=str(topics),
@@ -214,7 +216,7 @@ def rescore(
     prepare_prefect()
     from flows.rescore import rescore_topics
 
-    with exit_codes():
+    with exit_codes(), reporting(for_console(err)):
         summary = rescore_topics(topics_path=str(topics), db=str(db), all_topics=all_topics)
     if not summary.topics:
         out.print("Every topic is up to date: nothing to re-match.")
@@ -264,10 +266,12 @@ def export(
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Write every table and view to Parquet or CSV files, for long analyses."""
+    from warehouse.export import EXPORTED
     from warehouse.export import export as run_export
 
-    with exit_codes():
-        counts = run_export(db, out, fmt)
+    with exit_codes(), reporting(for_console(err)) as report:
+        report.start("export", len(EXPORTED))
+        counts = run_export(db, out, fmt, lambda name, rows: report.advance("export"))
     for name, rows in counts.items():
         sys.stdout.write(f"{out / (name + '.' + fmt)}: {rows} rows\n")
 

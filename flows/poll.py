@@ -9,6 +9,7 @@ quoted, so Prefect does not walk thousands of pages looking for futures.
 
 from __future__ import annotations
 
+import contextvars
 import time
 import uuid
 from collections import defaultdict
@@ -54,6 +55,7 @@ from extractors.topics import TopicSet
 from flows.alerts import emit_hit_events, story_hits
 from flows.extract import Extracted, PageExtractor, extract_on_dask
 from flows.logs import run_logger
+from flows.progress import progress
 from flows.settings import load_feeds_config, load_topics
 from flows.summary import RunSummary, summary_markdown
 from warehouse import spool
@@ -149,8 +151,21 @@ def poll_group(
     label: str, feeds: list[tuple[FeedSpec, FeedState | None]], fetcher: Fetcher
 ) -> list[FeedPoll]:
     """Poll a group of feeds concurrently (the Fetcher keeps each host's limits)."""
-    with ThreadPoolExecutor(max_workers=max(1, min(len(feeds), 4))) as pool:
-        return list(pool.map(lambda f: poll_feed(f[0], f[1], fetcher), feeds))
+
+    def one(feed: tuple[FeedSpec, FeedState | None]) -> FeedPoll:
+        result = poll_feed(feed[0], feed[1], fetcher)
+        progress().advance("feeds")
+        return result
+
+    return _threaded(one, feeds, 4)
+
+
+def _threaded(fn: Callable[[X], T], items: Sequence[X], threads: int) -> list[T]:
+    """fn over items on a few threads, in order, each call in a copy of the caller's
+    context: without the task run's context, log lines would miss the Prefect UI."""
+    with ThreadPoolExecutor(max_workers=max(1, min(len(items), threads))) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
+        return [f.result() for f in futures]
 
 
 PAGE_THREADS = 4  # requests a fetch-pages task keeps going (the Fetcher caps the total)
@@ -178,10 +193,11 @@ def fetch_pages(
         except FetchError as e:
             run_logger().warning("page %s: %s", redact_url(url), redact(e.reason))
             page = PageFetch(url, entries, fetched_at, status=e.status, error=e.reason)
-        return extractor.start(page)  # without its HTML once a worker has it
+        started = extractor.start(page)  # without its HTML once a worker has it
+        progress().advance("pages")
+        return started
 
-    with ThreadPoolExecutor(max_workers=max(1, min(len(items), PAGE_THREADS))) as pool:
-        return list(pool.map(fetch, items))
+    return _threaded(fetch, items, PAGE_THREADS)
 
 
 @task(name="extract-and-detect", cache_policy=NO_CACHE)
@@ -191,6 +207,7 @@ def extract_and_detect(
     """Each page's text (the feed's text when the page has none), matched against the
     topics as it comes out of extraction."""
     records = []
+    progress().start("articles", len(pages))
     for page, article in zip(pages, extractor.articles(pages), strict=True):
         feed_id, _ = page.entries[0]
         matches = topics.match(article.title, article.text)
@@ -205,6 +222,7 @@ def extract_and_detect(
                 matches=tuple(matches),
             )
         )
+        progress().advance("articles")
     return records
 
 
@@ -350,6 +368,7 @@ def poll_feeds(
     due = [s for s in specs if is_due(s, states.get(s.name), started, poll_all=poll_all)]
     summary.feeds_due, summary.feeds_skipped = len(due), len(specs) - len(due)
     log.info("%d of %d feeds due", len(due), len(specs))
+    progress().start("feeds", len(due))
 
     with ExitStack() as stack:
         fetcher = stack.enter_context(Fetcher(config.http))
@@ -365,6 +384,8 @@ def poll_feeds(
             to_fetch, to_keep, linked = _plan_pages(wh, new_entries, fetch_feeds)
         mark("new entries found")
         # Extraction starts with the first page fetched (on Dask: once all are in).
+        if to_fetch:
+            progress().start("pages", len(to_fetch))
         expected = len(to_fetch) + len(to_keep)
         extractor = stack.enter_context(
             PageExtractor(expected, 1 if dask_address else extract_workers)
@@ -397,7 +418,9 @@ def poll_feeds(
         topics=tuple(ct.topic for ct in topics),
         flow_run_id=summary.flow_run_id,
     )
+    progress().start("load", 1)
     loaded, health = load_or_spool(db, batch)
+    progress().advance("load")
     mark("loaded")
     if loaded is None:
         summary.spooled = True

@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from extractors.topics import TopicSet
 from flows.logs import run_logger
+from flows.progress import progress
 from flows.settings import load_topics
 from warehouse._duckdb import transaction
 from warehouse.store import Warehouse
@@ -45,6 +46,9 @@ def rescore(db: str, topics: TopicSet, *, all_topics: bool = False) -> RescoreSu
         if not len(todo):
             return summary
         wh.clear_matches([ct.topic for ct in todo])
+        progress().start(
+            "rescore", wh.con.execute("SELECT count(*) FROM articles").fetchall()[0][0]
+        )
         for batch in wh.article_batches():
             pairs = [
                 (article_id, m)
@@ -53,6 +57,7 @@ def rescore(db: str, topics: TopicSet, *, all_topics: bool = False) -> RescoreSu
             ]
             wh.insert_matches(pairs)
             summary.articles += len(batch)
+            progress().advance("rescore", len(batch))
             for _, m in pairs:
                 summary.hits[m.topic] += m.matched
         for ct in todo:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,8 +30,14 @@ EXPORTED = {
 _AGE = re.compile(r"^\s*(\d+)\s*([dwy])\s*$")
 
 
-def export(db: str | Path, out: str | Path, fmt: str) -> dict[str, int]:
-    """Write every table and view to `out` as Parquet or CSV; return rows per file."""
+def export(
+    db: str | Path,
+    out: str | Path,
+    fmt: str,
+    on_written: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """Write every table and view to `out` as Parquet or CSV; return rows per file.
+    on_written(name, rows) is called after each file (for progress)."""
     if fmt not in {"parquet", "csv"}:
         raise ConfigError(f"--format must be parquet or csv, not {fmt!r}")
     folder = Path(out)
@@ -45,6 +52,8 @@ def export(db: str | Path, out: str | Path, fmt: str) -> dict[str, int]:
             )
             con.execute(f"COPY ({query}) TO '{_escape(target)}' ({options})")
             counts[name] = int(con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
+            if on_written:
+                on_written(name, counts[name])
     finally:
         con.close()
     return counts

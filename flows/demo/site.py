@@ -92,8 +92,9 @@ def _redated(articles: list[DemoArticle], until: datetime, days: int = 27) -> li
     for rank, i in enumerate(order):
         a = articles[i]
         back = round((len(order) - 1 - rank) * days / max(len(order) - 1, 1))
-        day = (until - timedelta(days=back)).date()
-        out[i] = replace(a, date=datetime.combine(day, a.date.timetz()))
+        # Hours off the story's own hour keep the times varied, and none in the future.
+        when = until.replace(second=0, microsecond=0) - timedelta(days=back, hours=a.date.hour % 12)
+        out[i] = replace(a, date=when)
     return out
 
 
