@@ -96,6 +96,8 @@ class FeedHealth:
         if self.status == "disabled":
             return self.disabled_reason or "disabled"
         if self.status == "failing":
+            if self.error_count == 1:
+                return f"the last poll failed: {self.last_error}"
             return f"{self.error_count} failed polls in a row: {self.last_error}"
         if self.status == "stale":
             gap = f"{self.usual_gap_hours:.1f} h" if self.usual_gap_hours else "?"
