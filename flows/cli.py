@@ -175,7 +175,8 @@ def demo(
     _print_summary(summary)
     out.print()
     _print_top_hits(db)
-    out.print(f'\nExplore the warehouse: feedwatch sql --db {db} "SELECT * FROM topic_matches"')
+    out.print(f'\nExplore the warehouse: feedwatch sql --db {db} "SELECT * FROM topic_hits"')
+    out.print(f"See it as a page:      feedwatch digest --db {db} --since 1h --out report.html")
 
 
 def _print_top_hits(db: Path, limit: int = 10) -> None:
@@ -321,7 +322,7 @@ def digest(
 ) -> None:
     """Write the digest as one HTML page that opens anywhere, offline: matched articles per
     topic per day (30 days), the new stories with their matched words, feed health."""
-    from flows.digest import build_digest, write_digest
+    from flows.report import build_digest, write_digest
 
     start = _since(since)
     with exit_codes():

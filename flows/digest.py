@@ -8,10 +8,8 @@ page, markdown for people, a table of the stories.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from prefect import flow
 from prefect.artifacts import (
@@ -22,62 +20,9 @@ from prefect.artifacts import (
 
 from extractors.errors import redact_url
 from flows.logs import run_logger
-from flows.report import chart_days, digest_html
-from warehouse.queries import (
-    FeedHealth,
-    check_topic,
-    daily_counts_of,
-    feed_health_of,
-    latest_hit_days_of,
-    new_stories_of,
-)
-from warehouse.store import Warehouse
+from flows.report import Digest, build_digest, write_digest
 
 __all__ = ["Digest", "build_digest", "digest", "digest_markdown", "write_digest"]
-
-
-@dataclass
-class Digest:
-    since: datetime
-    stories: list[dict[str, Any]] = field(default_factory=list)
-    unhealthy: list[FeedHealth] = field(default_factory=list)
-    until: datetime = field(default_factory=lambda: datetime.now(UTC))
-    health: list[FeedHealth] = field(default_factory=list)
-    daily: dict[str, dict[date, int]] = field(default_factory=dict)  # topic → day → articles
-    latest: dict[str, date] = field(default_factory=dict)  # topic → its last day with a hit
-
-
-def build_digest(db: str | Path, since: datetime, topic: str | None = None) -> Digest:
-    """Everything the digest shows, read in one short read-only session."""
-    now = datetime.now(UTC)
-    days = chart_days(now.date())
-    with Warehouse.open(db, read_only=True) as wh:
-        check_topic(wh.con, topic)
-        health = feed_health_of(wh.con)
-        daily = daily_counts_of(wh.con, days[0], days[-1])
-        stories = new_stories_of(wh.con, since, topic)
-        latest = latest_hit_days_of(wh.con)
-    if topic is not None:
-        daily = {topic: daily[topic]}
-    return Digest(
-        since=since,
-        stories=stories,
-        unhealthy=[h for h in health if h.status in {"failing", "stale", "disabled"}],
-        until=now,
-        health=health,
-        daily=daily,
-        latest=latest,
-    )
-
-
-def write_digest(d: Digest, out: str | Path) -> Path:
-    """Write the HTML page (atomically: a reader never sees half of it)."""
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(digest_html(d), encoding="utf-8")
-    tmp.replace(path)
-    return path
 
 
 def _run_name() -> str:

@@ -1,32 +1,95 @@
-"""The digest as one self-contained HTML page: inline CSS and SVG, no script, no fetches.
+"""The digest page: what it holds, read from the warehouse in one short read-only
+session, and its HTML: one self-contained page, inline CSS and SVG, no script,
+nothing fetched when it opens.
 
-Pure: a Digest in, a string out. The chart is drawn here as SVG (a bar per day)
-rather than by a charting library: a 30-bar chart is a few lines, and it keeps
-the page small, printable and readable with no network and no JavaScript.
+The chart is drawn here as SVG (a bar per day) rather than by a charting
+library: a 30-bar chart is a few lines, and it keeps the page small, printable
+and readable with no network and no JavaScript. No Prefect here: the command
+renders the page without starting it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup, escape
 
 from extractors.errors import redact_url
+from warehouse.queries import (
+    FeedHealth,
+    check_topic,
+    daily_counts_of,
+    feed_health_of,
+    latest_hit_days_of,
+    new_stories_of,
+)
+from warehouse.store import Warehouse
 
-if TYPE_CHECKING:
-    from flows.digest import Digest
-
-__all__ = ["CHART_DAYS", "Chart", "chart_days", "digest_html", "highlight"]
+__all__ = [
+    "CHART_DAYS",
+    "Chart",
+    "Digest",
+    "build_digest",
+    "chart_days",
+    "digest_html",
+    "highlight",
+    "write_digest",
+]
 
 CHART_DAYS = 30
 # Colour-blind-safe (Okabe–Ito), one per topic in turn.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+
+
+@dataclass
+class Digest:
+    since: datetime
+    stories: list[dict[str, Any]] = field(default_factory=list)
+    unhealthy: list[FeedHealth] = field(default_factory=list)
+    until: datetime = field(default_factory=lambda: datetime.now(UTC))
+    health: list[FeedHealth] = field(default_factory=list)
+    daily: dict[str, dict[date, int]] = field(default_factory=dict)  # topic → day → articles
+    latest: dict[str, date] = field(default_factory=dict)  # topic → its last day with a hit
+
+
+def build_digest(db: str | Path, since: datetime, topic: str | None = None) -> Digest:
+    """Everything the digest shows, read in one short read-only session."""
+    now = datetime.now(UTC)
+    days = chart_days(now.date())
+    with Warehouse.open(db, read_only=True) as wh:
+        check_topic(wh.con, topic)
+        health = feed_health_of(wh.con)
+        daily = daily_counts_of(wh.con, days[0], days[-1])
+        stories = new_stories_of(wh.con, since, topic)
+        latest = latest_hit_days_of(wh.con)
+    if topic is not None:
+        daily = {topic: daily[topic]}
+    return Digest(
+        since=since,
+        stories=stories,
+        unhealthy=[h for h in health if h.status in {"failing", "stale", "disabled"}],
+        until=now,
+        health=health,
+        daily=daily,
+        latest=latest,
+    )
+
+
+def write_digest(d: Digest, out: str | Path) -> Path:
+    """Write the HTML page (atomically: a reader never sees half of it)."""
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(digest_html(d), encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 def chart_days(last_day: date, days: int = CHART_DAYS) -> list[date]:

@@ -19,8 +19,8 @@ def main(out: Path) -> None:
     os.environ["FEEDWATCH_ALLOW_PRIVATE_NETWORKS"] = "1"  # the demo site is on loopback
     from flows.demo import ATOM_PATH, RSS_PATH, demo_server
     from flows.demo.browser import Browser
-    from flows.digest import build_digest, write_digest
     from flows.poll import poll_feeds
+    from flows.report import build_digest, write_digest
 
     with (
         tempfile.TemporaryDirectory() as tmp,

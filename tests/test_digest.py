@@ -120,8 +120,7 @@ def test_one_topic_only(recent_db: Path, tmp_path: Path) -> None:
 
 
 def test_an_empty_window_says_so_and_names_the_latest_hit() -> None:
-    from flows.digest import Digest
-    from flows.report import digest_html
+    from flows.report import Digest, digest_html
 
     now = datetime.now(UTC)
     page = digest_html(
