@@ -143,9 +143,10 @@ class SiteServer:
                 self.end_headers()
                 if drip:
                     for i in range(len(body)):
+                        if i:  # none after the last byte: the response is over once it is sent
+                            time.sleep(drip)
                         self.wfile.write(body[i : i + 1])
                         self.wfile.flush()
-                        time.sleep(drip)
                 elif body:
                     self.wfile.write(body)
 
