@@ -122,13 +122,37 @@ def check_address(url: str) -> None:
     except socket.gaierror as e:
         raise TransientFetchError(url, f"cannot resolve {host}: {e.strerror}") from e
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global and not any(address in n for n in allowed):
-            raise PermanentFetchError(
-                url,
-                f"refused: {host} resolves to non-public address {address} "
-                "(set FEEDWATCH_ALLOW_PRIVATE_NETWORKS to allow)",
-            )
+        refusal = _refusal(host, str(info[4][0]), allowed)
+        if refusal:
+            raise PermanentFetchError(url, refusal)
+
+
+def _refusal(
+    host: str, ip: str, allowed: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> str | None:
+    """Why `ip` may not be reached, or None when it may."""
+    address = ipaddress.ip_address(ip.split("%")[0])  # no IPv6 zone
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.is_global or any(address in n for n in allowed):
+        return None
+    return (
+        f"refused: {host} resolves to non-public address {address} "
+        "(set FEEDWATCH_ALLOW_PRIVATE_NETWORKS to allow)"
+    )
+
+
+def check_peer(url: str, sock: socket.socket) -> None:
+    """The address actually connected to must pass the same rule: the name is resolved
+    again to connect, and a DNS answer may change in between (DNS rebinding)."""
+    if private_networks_allowed():
+        return
+    refusal = _refusal(
+        urlsplit(url).hostname or "", sock.getpeername()[0], allowed_private_networks()
+    )
+    if refusal:
+        _shut([sock])  # before a byte of the request is sent
+        raise PermanentFetchError(url, refusal)
 
 
 class Fetcher:
@@ -229,6 +253,7 @@ class Fetcher:
                 sock = info["return_value"].get_extra_info("socket")
                 if sock is not None:
                     sockets.append(sock)
+                    check_peer(url, sock)
 
         watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, [sockets])
         watchdog.daemon = True

@@ -143,3 +143,32 @@ def test_redacted_urls_keep_everything_but_the_secrets() -> None:
     error = TransientFetchError("https://n.example/rss?access_token=abc", "HTTP 503")
     assert str(error) == "https://n.example/rss?access_token=***: HTTP 503"
     assert error.url.endswith("access_token=abc")  # the code still has the real URL
+
+
+def test_a_dns_answer_that_changes_after_the_check_is_refused(
+    server: SiteServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name looks public when checked, then leads to loopback when
+    connected. The resolver is the system's, patched to answer that way; feedwatch's
+    own code runs as it is."""
+    import socket
+
+    monkeypatch.delenv("FEEDWATCH_ALLOW_PRIVATE_NETWORKS")
+    real = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])  # public for the first lookup, loopback after
+
+    def rebinding(host: str, port: object, *args: object, **kwargs: object) -> object:
+        if host == "rebind.example":
+            ip = next(answers, "127.0.0.1")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
+        return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    port = server.base_url.rsplit(":", 1)[1]
+    requests_before = len(server.requests)
+    with (
+        Fetcher() as f,
+        pytest.raises(PermanentFetchError, match=r"non-public address 127\.0\.0\.1"),
+    ):
+        f.fetch_feed(f"http://rebind.example:{port}/ok.xml")
+    assert len(server.requests) == requests_before  # the request never reached it
