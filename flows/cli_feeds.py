@@ -30,7 +30,7 @@ def feeds_status(
     check_format(fmt, ("table", "json"))
     with exit_codes():
         health = feed_health(db)
-    shown = [h for h in health if all_feeds or h.status in {"failing", "stale", "disabled"}]
+    shown = [h for h in health if all_feeds or h.needs_care]
     if fmt == "json":
         for h in shown:
             row = {k: v for k, v in vars(h).items()}

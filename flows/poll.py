@@ -435,7 +435,7 @@ def poll_feeds(
     summary.new_articles = result.new_articles
     summary.duplicate_articles = result.duplicate_articles
     summary.hits = result.hits
-    summary.unhealthy = [h for h in health if h.status in {"failing", "stale", "disabled"}]
+    summary.unhealthy = [h for h in health if h.needs_care]
     summary.stale_topics = result.stale_topics
     if result.stale_topics:
         log.warning(

@@ -74,7 +74,7 @@ def build_digest(db: str | Path, since: datetime, topic: str | None = None) -> D
     return Digest(
         since=since,
         stories=stories,
-        unhealthy=[h for h in health if h.status in {"failing", "stale", "disabled"}],
+        unhealthy=[h for h in health if h.needs_care],
         until=now,
         health=health,
         daily=daily,
@@ -200,6 +200,5 @@ def digest_html(d: Digest) -> str:
             colours=colours,
             by_topic=by_topic,
             counts=counts,
-            needing_care=[h for h in d.health if h.status in {"failing", "stale", "disabled"}],
         )
     )

@@ -92,6 +92,10 @@ class FeedHealth:
     next_due_at: datetime | None
 
     @property
+    def needs_care(self) -> bool:
+        return self.status in {"failing", "stale", "disabled"}
+
+    @property
     def problem(self) -> str:
         if self.status == "disabled":
             return self.disabled_reason or "disabled"
