@@ -20,6 +20,7 @@ from extractors.errors import ConfigError, TopicSyntaxError
 from extractors.http import HttpSettings
 from extractors.models import FeedSpec, Topic
 from extractors.topics import CompiledTopic, TopicSet, compile_topic
+from flows.units import parse_duration, parse_size
 
 __all__ = [
     "FeedsConfig",
@@ -34,12 +35,8 @@ __all__ = [
 ]
 
 DEFAULT_INTERVAL = 15 * 60
-_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _FEED_KEYS = {"url", "name", "interval", "tags", "fetch_pages"}
 _TOP_KEYS = {"feeds", "fetch"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$", re.IGNORECASE)
 # fetch: key → (HttpSettings field, kind)
 _FETCH_KEYS = {
     "connect_timeout": ("connect_timeout", "duration"),
@@ -55,33 +52,12 @@ _FETCH_KEYS = {
 _TOPIC_KEYS = {"name", "query", "description", "min_score", "min_sentences", "aliases"}
 
 
-def parse_duration(value: str | float) -> float:
-    """'20s' → 20.0, '500ms' → 0.5, '2m' → 120.0. Plain numbers are seconds."""
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(f"{value!r} is not a duration such as 500ms, 20s or 2m")
-    factor = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
-    return float(m.group(1)) * factor
-
-
-def parse_size(value: str | int) -> int:
-    """'10MB' → 10485760. Plain numbers are bytes."""
-    m = _SIZE.match(str(value))
-    if not m:
-        raise ValueError(f"{value!r} is not a size such as 500KB or 10MB")
-    unit = (m.group(2) or "b").lower()
-    return int(float(m.group(1)) * {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}[unit])
-
-
 def parse_interval(value: str | int) -> int:
-    """'15m' → 900. Plain numbers are seconds."""
-    m = _INTERVAL.match(str(value))
-    if not m:
-        raise ValueError(f"{value!r} is not an interval such as 90s, 15m, 2h or 1d")
-    seconds = int(m.group(1)) * _UNITS[m.group(2)]
+    """How often a feed is due, in whole seconds: '15m' → 900. Plain numbers are seconds."""
+    seconds = int(parse_duration(value))
     if seconds < 60:
         raise ValueError(
-            f"interval {value!r} is under a minute; feeds are polled at most once a minute"
+            f"interval {str(value)!r} is under a minute; feeds are polled at most once a minute"
         )
     return seconds
 

@@ -8,6 +8,7 @@ import pytest
 
 from extractors.errors import ConfigError, TopicSyntaxError
 from flows.settings import load_feeds, load_feeds_config, load_topics, parse_interval
+from flows.units import parse_duration, parse_size
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +37,7 @@ def test_feed_defaults(tmp_path: Path) -> None:
     [
         ("feeds:\n  - url: https://a.example/rss\n  - name: b\n", 3, "feed 2: 'url' is missing"),
         ("feeds:\n  - url: ftp://a.example/rss\n", 2, "is not an http(s) URL"),
-        ("feeds:\n  - url: https://a.example/rss\n    interval: soon\n", 3, "is not an interval"),
+        ("feeds:\n  - url: https://a.example/rss\n    interval: soon\n", 3, "is not a duration"),
         ("feeds:\n  - url: https://a.example/rss\n    interval: 10s\n", 3, "under a minute"),
         ("feeds:\n  - url: https://a.example/rss\n    colour: red\n", 3, "unknown key 'colour'"),
         (
@@ -132,3 +133,43 @@ def test_parse_interval() -> None:
     assert parse_interval("15m") == 900
     assert parse_interval("1d") == 86400
     assert parse_interval(120) == 120
+    assert parse_interval("2w") == 14 * 86400
+    with pytest.raises(ValueError, match="under a minute"):
+        parse_interval("30s")
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("500ms", 0.5),
+        ("90s", 90),
+        ("90", 90),
+        (90, 90),
+        ("1.5h", 5400),
+        ("15m", 900),
+        ("7d", 7 * 86400),
+        ("2w", 14 * 86400),
+        ("1y", 365 * 86400),
+        (" 2 H ", 7200),
+        ("0s", 0),
+    ],
+)
+def test_one_duration_reader(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "-5m", "5 minutes", "1h30m", "", True, "m"])
+def test_what_is_not_a_duration_gets_one_wording(text: str) -> None:
+    with pytest.raises(ValueError) as e:
+        parse_duration(text)
+    assert (
+        str(e.value) == f"{str(text)!r} is not a duration such as 500ms, 90s, 15m, 2h, 7d, 2w or 1y"
+    )
+
+
+def test_sizes() -> None:
+    assert parse_size("10MB") == 10 * 1024**2
+    assert parse_size("500kb") == 500 * 1024
+    assert parse_size(2048) == 2048
+    with pytest.raises(ValueError, match="is not a size such as 500KB, 10MB or 1GB"):
+        parse_size("big")

@@ -9,47 +9,57 @@ from pathlib import Path
 
 from extractors.errors import ConfigError
 from warehouse._duckdb import connect, transaction
+from warehouse.migrations import schema_sql
 from warehouse.store import Warehouse
 
-__all__ = ["EXPORTED", "export", "parse_age", "prune"]
+__all__ = ["INTERNAL", "export", "exported", "prune"]
 
-# Tables and views analysts work with; signatures and LSH bands are internal.
-EXPORTED = {
-    "feeds": "SELECT * FROM feeds",
-    "feed_fetches": "SELECT * FROM feed_fetches",
-    "entries": "SELECT * FROM entries",
-    "articles": "SELECT * EXCLUDE (signature) FROM articles",
-    "topic_matches": "SELECT * FROM topic_matches",
-    "topics": "SELECT * FROM topics",
-    "runs": "SELECT * FROM runs",
-    "topic_hits": "SELECT * FROM topic_hits",
-    "daily_topic_counts": "SELECT * FROM daily_topic_counts",
-    "story_clusters": "SELECT * FROM story_clusters",
-    "feed_health": "SELECT * FROM feed_health",
-}
-_AGE = re.compile(r"^\s*(\d+)\s*([dwy])\s*$")
+# What analysts work with is every table and view of schema.sql but these: the
+# migrations' bookkeeping and the near-duplicate index, and the MinHash signatures.
+INTERNAL = ("schema_migrations", "article_bands")
+_EXCLUDED_COLUMNS = {"articles": "signature"}
+
+
+def exported() -> dict[str, str]:
+    """name → query of every table and view an export writes, in schema.sql's order."""
+    names = re.findall(r"^CREATE (?:TABLE IF NOT EXISTS|OR REPLACE VIEW) (\w+)", schema_sql(), re.M)
+    return {
+        n: f"SELECT * EXCLUDE ({_EXCLUDED_COLUMNS[n]}) FROM {n}"
+        if n in _EXCLUDED_COLUMNS
+        else f"SELECT * FROM {n}"
+        for n in names
+        if n not in INTERNAL
+    }
 
 
 def export(
     db: str | Path,
     out: str | Path,
     fmt: str,
+    on_start: Callable[[int], None] | None = None,
     on_written: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
     """Write every table and view to `out` as Parquet or CSV; return rows per file.
-    on_written(name, rows) is called after each file (for progress)."""
+
+    Nothing is created before the warehouse is open: a wrong --db leaves no empty
+    folder. on_start(files) and on_written(name, rows) report progress.
+    """
     if fmt not in {"parquet", "csv"}:
         raise ConfigError(f"--format must be parquet or csv, not {fmt!r}")
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    queries = exported()
     con = connect(db, read_only=True)
     counts = {}
     try:
-        for name, query in EXPORTED.items():
+        folder = Path(out)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"--out {folder}: cannot create: {e.strerror or e}") from e
+        if on_start:
+            on_start(len(queries))
+        options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+        for name, query in queries.items():
             target = folder / f"{name}.{fmt}"
-            options = (
-                "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
-            )
             con.execute(f"COPY ({query}) TO '{_escape(target)}' ({options})")
             counts[name] = int(con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
             if on_written:
@@ -57,15 +67,6 @@ def export(
     finally:
         con.close()
     return counts
-
-
-def parse_age(value: str) -> timedelta:
-    """'180d' → 180 days; w for weeks, y for years (365 days)."""
-    m = _AGE.match(value)
-    if not m:
-        raise ConfigError(f"--older-than: {value!r} is not an age such as 90d, 12w or 1y")
-    n, unit = int(m.group(1)), m.group(2)
-    return timedelta(days=n * {"d": 1, "w": 7, "y": 365}[unit])
 
 
 def prune(db: str | Path, older_than: timedelta, *, now: datetime | None = None) -> dict[str, int]:
