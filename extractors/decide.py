@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from extractors.models import FeedPoll, FeedSpec, FeedState, FeedUpdate
+from extractors.models import FeedPoll, FeedSpec, FeedState, FeedUpdate, Topic
 
 __all__ = [
     "MAX_BACKOFF",
     "MAX_SERVER_HINT",
     "REDIRECTS_TO_MOVE",
     "cache_lifetime",
+    "due_feeds",
+    "feeds_to_poll",
     "is_due",
     "next_due",
+    "topics_to_rescore",
     "update_after_poll",
 ]
 
@@ -40,6 +43,24 @@ def is_due(
     if state.disabled_reason:
         return False
     return poll_all or state.next_due_at is None or state.next_due_at <= now
+
+
+def feeds_to_poll(configured: Sequence[FeedSpec], stored: Sequence[FeedSpec]) -> list[FeedSpec]:
+    """feeds.yaml's feeds, then the stored ones (added by the CLI or OPML) whose names
+    feeds.yaml does not use: feeds.yaml wins over a stored feed of the same name."""
+    names = {s.name for s in configured}
+    return [*configured, *(s for s in stored if s.name not in names)]
+
+
+def due_feeds(
+    specs: Sequence[FeedSpec],
+    states: Mapping[str, FeedState],
+    now: datetime,
+    *,
+    poll_all: bool = False,
+) -> list[FeedSpec]:
+    """The feeds a run polls now."""
+    return [s for s in specs if is_due(s, states.get(s.name), now, poll_all=poll_all)]
 
 
 def cache_lifetime(headers: Mapping[str, str], now: datetime) -> float | None:
@@ -147,3 +168,14 @@ def update_after_poll(
         title=poll.title,
         site_url=poll.site_url,
     )
+
+
+def topics_to_rescore(
+    topics: Sequence[Topic], rescored: Mapping[tuple[str, str], bool], has_articles: bool
+) -> list[str]:
+    """The topics whose current definition has not been applied to the stored articles.
+
+    rescored: (topic, version) → whether that version was applied to every article
+    stored before it. A version never seen needs a rescore once articles exist.
+    """
+    return sorted(t.name for t in topics if not rescored.get((t.name, t.version), not has_articles))

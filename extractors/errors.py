@@ -7,9 +7,10 @@
     │   ├── TransientFetchError   worth retrying later: timeouts, resets, 429, 5xx
     │   └── PermanentFetchError   not worth retrying soon: 4xx, refused address, too large
     ├── ParseError             bytes that are not a feed
-    └── WarehouseError         the DuckDB file cannot be used
-        ├── WarehouseLockedError   another process holds the file
-        └── ReadOnlyError          a write statement on a read-only session
+    ├── WarehouseError         the DuckDB file cannot be used
+    │   ├── WarehouseLockedError   another process holds the file
+    │   └── ReadOnlyError          a write statement on a read-only session
+    └── OrchestratorError      Prefect's API cannot be reached or started (exit 1)
 
 Retry decisions read the type, never the message.
 """
@@ -149,3 +150,8 @@ class WarehouseLockedError(WarehouseError):
 
 class ReadOnlyError(WarehouseError):
     """A statement tried to change a warehouse opened read-only."""
+
+
+class OrchestratorError(FeedwatchError):
+    """Prefect's API cannot be reached (PREFECT_API_URL) or its temporary server did not
+    start. The message says what failed and what to do."""

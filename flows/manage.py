@@ -15,6 +15,7 @@ from extractors.http import Fetcher, HttpSettings
 from extractors.models import FeedSpec
 from extractors.opml import OpmlFeed, parse_opml, write_opml
 from flows.settings import DEFAULT_INTERVAL, load_feeds, slugify
+from warehouse.queries import STORED_SOURCES, feed_titles_of, read_session, stored_feeds_of
 from warehouse.store import Warehouse
 
 __all__ = ["FoundFeed", "add_feed", "disable_feed", "export_opml", "import_opml"]
@@ -119,9 +120,9 @@ def export_opml(db: Path, feeds_path: Path | None) -> bytes:
     titles: dict[str, str | None] = {}
     stored: list[FeedSpec] = []
     if db.exists():
-        with Warehouse.open(db) as wh:
-            stored = [s for s, source in wh.stored_feeds() if source in {"cli", "opml"}]
-            titles = wh.feed_titles()
+        with read_session(db) as con:  # reading never takes the write lock
+            stored = [s for s, _ in stored_feeds_of(con, STORED_SOURCES)]
+            titles = feed_titles_of(con)
     names = {s.name for s in config}
     specs = config + [s for s in stored if s.name not in names]
     return write_opml([OpmlFeed(s.url, titles.get(s.name) or s.name, s.tags) for s in specs])

@@ -10,12 +10,15 @@ import pytest
 from extractors.decide import (
     MAX_BACKOFF,
     cache_lifetime,
+    due_feeds,
+    feeds_to_poll,
     is_due,
     next_due,
+    topics_to_rescore,
     update_after_poll,
 )
 from extractors.http import parse_retry_after
-from extractors.models import FeedPoll, FeedSpec, FeedState
+from extractors.models import FeedPoll, FeedSpec, FeedState, Topic
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 SPEC = FeedSpec("f", "https://a.example/feed", interval_seconds=900)
@@ -140,3 +143,33 @@ def test_validators_are_replaced_on_200_and_refreshed_on_304() -> None:
     assert u.etag == '"newer"'
     u = update_after_poll(state, _poll(ok=False, status=500))
     assert u.etag == '"old"'
+
+
+def test_feeds_yaml_wins_over_a_stored_feed_of_the_same_name() -> None:
+    configured = [FeedSpec("a", "https://a.example/new"), FeedSpec("b", "https://b.example/")]
+    stored = [FeedSpec("a", "https://a.example/old"), FeedSpec("c", "https://c.example/")]
+    assert [(s.name, s.url) for s in feeds_to_poll(configured, stored)] == [
+        ("a", "https://a.example/new"),
+        ("b", "https://b.example/"),
+        ("c", "https://c.example/"),
+    ]
+
+
+def test_due_feeds() -> None:
+    specs = [FeedSpec(n, f"https://{n}.example/") for n in "abcd"]
+    states = {
+        "a": FeedState("a", "https://a.example/", next_due_at=NOW - timedelta(minutes=1)),
+        "b": FeedState("b", "https://b.example/", next_due_at=NOW + timedelta(minutes=5)),
+        "c": FeedState("c", "https://c.example/", disabled_reason="gone"),
+    }  # d: never polled
+    assert [s.name for s in due_feeds(specs, states, NOW)] == ["a", "d"]
+    assert [s.name for s in due_feeds(specs, states, NOW, poll_all=True)] == ["a", "b", "d"]
+
+
+def test_topics_to_rescore() -> None:
+    old, new = Topic("t", "q", "v1"), Topic("t", "q2", "v2")
+    # A version never applied to the stored articles needs a rescore, once there are any.
+    assert topics_to_rescore([new], {("t", "v1"): True}, has_articles=True) == ["t"]
+    assert topics_to_rescore([new], {("t", "v1"): True}, has_articles=False) == []
+    assert topics_to_rescore([old], {("t", "v1"): True}, has_articles=True) == []
+    assert topics_to_rescore([old], {("t", "v1"): False}, has_articles=True) == ["t"]

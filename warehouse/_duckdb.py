@@ -8,9 +8,9 @@ from pathlib import Path
 
 import duckdb
 
-from extractors.errors import ReadOnlyError, WarehouseError, WarehouseLockedError
+from extractors.errors import ConfigError, ReadOnlyError, WarehouseError, WarehouseLockedError
 
-__all__ = ["READABLE_FROM", "connect", "transaction"]
+__all__ = ["READABLE_FROM", "check_path", "connect", "transaction"]
 
 READABLE_FROM = "v1.5.0"  # the oldest DuckDB that can open the warehouse files feedwatch makes
 
@@ -18,13 +18,17 @@ READABLE_FROM = "v1.5.0"  # the oldest DuckDB that can open the warehouse files 
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file; a lock held elsewhere becomes WarehouseLockedError."""
     path = Path(path)
+    check_path(path)
     if read_only and not path.exists():
         raise WarehouseError(
             f"{path}: no warehouse here yet (run 'feedwatch run' or 'feedwatch demo' first)"
         )
     config: dict[str, str | bool | int | float | list[str]] = {}
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot make its folder: {e.strerror or e}") from e
         if not path.exists() and int(duckdb.__version__.split(".")[0]) >= 2:
             # A new warehouse in DuckDB 1.5's format: DuckDB 2 would otherwise write one
             # no 1.x release can open (the duckdb CLI, and the tools analysts have).
@@ -39,6 +43,17 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         raise WarehouseError(f"{path}: cannot open: {e}") from e
     except duckdb.Error as e:
         raise WarehouseError(f"{path}: cannot open: {e}") from e
+
+
+def check_path(path: Path) -> None:
+    """A path that cannot be a warehouse file is refused before anything is opened."""
+    if path.is_dir():
+        raise ConfigError(
+            f"{path}: is a folder; the warehouse is a file, such as {path / 'feedwatch.duckdb'}"
+        )
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ConfigError(f"{path}: {parent} is a file, not a folder")
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -9,25 +11,97 @@ from typing import Any
 
 import duckdb
 
+from extractors.decide import topics_to_rescore
 from extractors.errors import ConfigError, ReadOnlyError, WarehouseError
-from warehouse._duckdb import connect, is_read_only_violation, wrap_read_only
+from extractors.models import FeedSpec, FeedState, Topic
+from warehouse._duckdb import check_path, connect, is_read_only_violation, wrap_read_only
 
 __all__ = [
+    "STORED_SOURCES",
     "FeedHealth",
+    "Result",
+    "check_path",
     "check_topic",
     "current_topics_of",
     "daily_counts_of",
     "feed_health",
     "feed_health_of",
+    "feed_states_of",
+    "feed_titles_of",
     "latest_hit_days_of",
     "new_stories_of",
+    "read_session",
     "run_read_only",
+    "stored_feeds_of",
     "top_hits_of",
+    "topics_to_rescore_of",
 ]
 
+STORED_SOURCES = ("cli", "opml")  # feeds added outside feeds.yaml, polled alongside it
 
-def run_read_only(db: str | Path, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run any SQL on a read-only connection; writes raise ReadOnlyError.
+
+@contextmanager
+def read_session(db: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short read-only connection (never the write lock); DuckDB errors become
+    WarehouseError."""
+    con = connect(db, read_only=True)
+    try:
+        yield con
+    except duckdb.Error as e:
+        raise WarehouseError(f"{db}: {e}") from e
+    finally:
+        con.close()
+
+
+def feed_states_of(con: duckdb.DuckDBPyConnection) -> dict[str, FeedState]:
+    rows = con.execute(
+        "SELECT feed_id, url, config_url, etag, last_modified, next_due_at, error_count,"
+        " disabled_reason, redirect_url, redirect_count FROM feeds"
+    ).fetchall()
+    return {r[0]: FeedState(*r) for r in rows}
+
+
+def feed_titles_of(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """Each feed's own title, as last read."""
+    return dict(con.execute("SELECT feed_id, title FROM feeds").fetchall())
+
+
+def stored_feeds_of(
+    con: duckdb.DuckDBPyConnection, sources: Sequence[str] | None = None
+) -> list[tuple[FeedSpec, str]]:
+    """Feeds as stored, with their source; only those from `sources` when given."""
+    rows = con.execute(
+        "SELECT feed_id, config_url, interval_seconds, tags, fetch_pages, source FROM feeds"
+        " WHERE ? IS NULL OR list_contains(?, source) ORDER BY feed_id",
+        [sources, sources],
+    ).fetchall()
+    return [
+        (FeedSpec(name, url, interval, tuple(tags or ()), fetch_pages), source)
+        for name, url, interval, tags, fetch_pages, source in rows
+    ]
+
+
+def topics_to_rescore_of(con: duckdb.DuckDBPyConnection, topics: Sequence[Topic]) -> list[str]:
+    """Those of these topics whose definition the stored articles were not matched with."""
+    rescored = {
+        (t, v): done
+        for t, v, done in con.execute(
+            "SELECT topic, version, rescored_at IS NOT NULL FROM topics"
+        ).fetchall()
+    }
+    has_articles = bool(
+        con.execute("SELECT count(*) FROM (FROM articles LIMIT 1)").fetchall()[0][0]
+    )
+    return topics_to_rescore(topics, rescored, has_articles)
+
+
+Result = tuple[list[str], list[tuple[Any, ...]]]  # column names, rows
+
+
+def run_read_only(db: str | Path, query: str, *, single: bool = False) -> list[Result]:
+    """Run SQL on a read-only connection: each statement in turn, a result for each one
+    that returns rows. Writes raise ReadOnlyError; SQL with no statement (empty, only
+    comments) and, with single, more than one result raise ConfigError.
 
     Read-only is not enough on its own: COPY … TO, ATTACH and INSTALL would still
     write files (the warehouse's among them). DuckDB's external access is turned
@@ -38,20 +112,33 @@ def run_read_only(db: str | Path, query: str) -> tuple[list[str], list[tuple[Any
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         try:
-            cursor = con.execute(query)
-        except duckdb.PermissionException as e:
-            raise ReadOnlyError(
-                "feedwatch sql only reads the warehouse: files, other databases and extensions"
-                f" are out of its reach; 'feedwatch export' writes files ({str(e).splitlines()[0]})"
-            ) from e
+            statements = con.extract_statements(query)
         except duckdb.Error as e:
-            if is_read_only_violation(e) or "configuration has been locked" in str(e):
-                raise wrap_read_only(e) from e
             raise ConfigError(f"SQL error: {e}") from e
-        if cursor.description is None:
-            return [], []
-        columns = [d[0] for d in cursor.description]
-        return columns, cursor.fetchall()
+        if not statements:
+            raise ConfigError("no SQL statement given (only blanks, ';' or comments)")
+        results: list[Result] = []
+        for statement in statements:
+            try:
+                cursor = con.execute(statement)
+            except duckdb.PermissionException as e:
+                raise ReadOnlyError(
+                    "feedwatch sql only reads the warehouse: files, other databases and"
+                    " extensions are out of its reach; 'feedwatch export' writes files"
+                    f" ({str(e).splitlines()[0]})"
+                ) from e
+            except duckdb.Error as e:
+                if is_read_only_violation(e) or "configuration has been locked" in str(e):
+                    raise wrap_read_only(e) from e
+                raise ConfigError(f"SQL error: {e}") from e
+            if cursor.description is not None:
+                results.append(([d[0] for d in cursor.description], cursor.fetchall()))
+        if single and len(results) > 1:
+            raise ConfigError(
+                f"this format writes one result, and the SQL has {len(results)} statements"
+                " that return rows: run them one at a time, or use --format table"
+            )
+        return results
     finally:
         con.close()
 
@@ -121,13 +208,8 @@ def feed_health_of(con: duckdb.DuckDBPyConnection) -> list[FeedHealth]:
 
 
 def feed_health(db: str | Path) -> list[FeedHealth]:
-    con = connect(db, read_only=True)
-    try:
+    with read_session(db) as con:
         return feed_health_of(con)
-    except duckdb.Error as e:
-        raise WarehouseError(f"{db}: {e}") from e
-    finally:
-        con.close()
 
 
 def new_stories_of(

@@ -40,7 +40,13 @@ from extractors.models import (
 )
 from warehouse._duckdb import connect, transaction
 from warehouse.migrations import ensure_schema
-from warehouse.queries import FeedHealth, feed_health_of
+from warehouse.queries import (
+    FeedHealth,
+    feed_health_of,
+    feed_states_of,
+    stored_feeds_of,
+    topics_to_rescore_of,
+)
 from warehouse.staging import StagedBatch, stage, table_schema
 
 __all__ = ["Hit", "LoadResult", "Warehouse"]
@@ -91,26 +97,11 @@ class Warehouse:
     # -- reads the poll needs -------------------------------------------------
 
     def feed_states(self) -> dict[str, FeedState]:
-        rows = self.con.execute(
-            "SELECT feed_id, url, config_url, etag, last_modified, next_due_at, error_count,"
-            " disabled_reason, redirect_url, redirect_count FROM feeds"
-        ).fetchall()
-        return {r[0]: FeedState(*r) for r in rows}
+        return feed_states_of(self.con)
 
     def stored_feeds(self, sources: Sequence[str] | None = None) -> list[tuple[FeedSpec, str]]:
         """Feeds as stored, with their source; only those from `sources` when given."""
-        rows = self.con.execute(
-            "SELECT feed_id, config_url, interval_seconds, tags, fetch_pages, source FROM feeds"
-            " WHERE ? IS NULL OR list_contains(?, source) ORDER BY feed_id",
-            [sources, sources],
-        ).fetchall()
-        return [
-            (FeedSpec(name, url, interval, tuple(tags or ()), fetch_pages), source)
-            for name, url, interval, tags, fetch_pages, source in rows
-        ]
-
-    def feed_titles(self) -> dict[str, str | None]:
-        return dict(self.con.execute("SELECT feed_id, title FROM feeds").fetchall())
+        return stored_feeds_of(self.con, sources)
 
     def add_feeds(self, specs: Sequence[FeedSpec], source: str) -> list[str]:
         """Register feeds (names not taken yet); return the names added."""
@@ -586,10 +577,7 @@ class Warehouse:
                         None if has_articles else now,
                     ],
                 )
-        rows = self.con.execute(
-            "SELECT topic FROM topics WHERE current AND rescored_at IS NULL ORDER BY topic"
-        ).fetchall()
-        return [r[0] for r in rows]
+        return topics_to_rescore_of(self.con, topics)
 
     def article_batches(self, size: int = 2000) -> Iterator[list[tuple[str, str | None, str]]]:
         """(article_id, title, text) of every stored article, a batch at a time."""
