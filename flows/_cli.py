@@ -7,17 +7,20 @@ or query (the message names the file, the line and the problem).
 
 from __future__ import annotations
 
-import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand
 
 from extractors.errors import ConfigError, FeedwatchError, ReadOnlyError
+from flows.units import DURATIONS, duration_option
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -26,16 +29,40 @@ DEFAULT_DB = Path("data/feedwatch.duckdb")
 DEMO_DB = Path("data/demo.duckdb")
 
 
-def prepare_prefect() -> None:
-    """Environment for Prefect, set before it is imported; the user's own settings win."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "feedwatch")
+class Command(TyperCommand):
+    """Every feedwatch command's help: usage names arguments plainly (SQL, not {SQL}),
+    argument rows show no Python type, and command lists show whole sentences."""
+
+    # typer's own click is not public; these are its Context and HelpFormatter.
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        return [p.strip("{}") for p in super().collect_usage_pieces(ctx)]
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return super().get_short_help_str(limit=10_000)
+
+    def format_options(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]
+        args, opts = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                args.append((record[0].split(" <")[0], record[1]))
+            else:
+                opts.append(record)
+        for title, rows in (("Arguments", args), ("Options", opts)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
 
 def fail(error: Exception, code: int) -> typer.Exit:
     err.print(f"feedwatch: {error}", markup=False)
     return typer.Exit(code)
+
+
+def notice(text: str) -> None:
+    err.print(f"feedwatch: {text}", markup=False)
 
 
 def check_format(fmt: str, allowed: tuple[str, ...]) -> None:
@@ -63,13 +90,46 @@ def default_topics() -> Path:
     return Path(str(resources.files("flows.defaults").joinpath("topics.yaml")))
 
 
-FeedsOpt = Annotated[Path, typer.Option("--feeds", help="Feeds file (YAML).")]
+def since(value: str, option: str = "--since") -> datetime:
+    """The moment a --since duration ago."""
+    with exit_codes():
+        return datetime.now(UTC) - duration_option(value, option)
+
+
+def open_input(path: Path) -> IO[str]:
+    """A file to read, or standard input for '-'."""
+    if str(path) == "-":
+        return sys.stdin
+    try:
+        return path.open(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror or e}", path=str(path)) from e
+
+
+FeedsOpt = Annotated[Path, typer.Option("--feeds", metavar="FILE", help="Feeds file (YAML).")]
 TopicsOpt = Annotated[
-    Path | None, typer.Option("--topics", help="Topics file (YAML). [default: ./topics.yaml]")
+    Path | None,
+    typer.Option(
+        "--topics",
+        metavar="FILE",
+        help="Topics file (YAML). [default: ./topics.yaml if there is one, else feedwatch's own]",
+        show_default=False,
+    ),
 ]
-DbOpt = Annotated[Path, typer.Option("--db", help="The DuckDB warehouse file.")]
-
-
+DbOpt = Annotated[Path, typer.Option("--db", metavar="FILE", help="The DuckDB warehouse file.")]
 FeedsFileOpt = Annotated[
-    Path, typer.Option("--feeds", help="feeds.yaml, for feeds configured there.")
+    Path, typer.Option("--feeds", metavar="FILE", help="feeds.yaml, for feeds configured there.")
 ]
+SinceOpt = Annotated[
+    str,
+    typer.Option(
+        "--since",
+        metavar="DURATION",
+        help=f"New stories first seen this long ago or later: {DURATIONS}.",
+    ),
+]
+TopicOpt = Annotated[str | None, typer.Option("--topic", metavar="NAME", help="Only this topic.")]
+
+
+def format_opt(*choices: str) -> object:
+    return typer.Option("--format", metavar="FORMAT", help=f"Output format: {', '.join(choices)}.")

@@ -1,40 +1,52 @@
-"""The `feedwatch` command: run, demo, rescore, sql, export, prune (topics and feeds
-subcommands live in cli_topics, cli_feeds and cli_alerts; exit codes in _cli)."""
+"""The `feedwatch` command: run, demo, rescore, sql, export, prune, digest, hits, serve
+(topics, feeds and alerts subcommands live in cli_topics, cli_feeds and cli_alerts;
+exit codes in _cli).
+
+Commands import what they need when they run, and Prefect only once there is
+a flow to run: `feedwatch run` with nothing due answers in well under a second.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from extractors.errors import ConfigError, redact_url
+from extractors.errors import redact_url
 from flows._cli import (
     DEFAULT_DB,
     DEMO_DB,
+    Command,
     DbOpt,
     FeedsOpt,
+    SinceOpt,
+    TopicOpt,
     TopicsOpt,
     check_format,
     default_topics,
     err,
     exit_codes,
-    fail,
+    format_opt,
+    notice,
+    open_input,
     out,
-    prepare_prefect,
+    since,
 )
 from flows.cli_alerts import alerts_app
 from flows.cli_feeds import feeds_app
 from flows.cli_topics import topics_app
 from flows.progress import for_console, reporting
+from flows.units import DURATIONS, counted
 
 if TYPE_CHECKING:
+    from flows.preflight import RunPlan
     from flows.summary import RunSummary
 
 app = typer.Typer(
@@ -42,13 +54,35 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: option texts hold brackets, and nothing is cut
 )
 app.add_typer(topics_app, name="topics")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(alerts_app, name="alerts")
 
 
-@app.command()
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"feedwatch {package_version('feedwatch')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print feedwatch's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Watch news feeds for the topics you care about; query the hits with SQL."""
+
+
+@app.command(cls=Command)
 def run(
     feeds: FeedsOpt = Path("feeds.yaml"),
     topics: TopicsOpt = None,
@@ -60,8 +94,9 @@ def run(
         int | None,
         typer.Option(
             "--extract-workers",
+            metavar="N",
             min=1,
-            help="Processes extracting pages (default: every core once a run has ~100 pages).",
+            help="Processes extracting pages [default: every core once a run has ~100 pages].",
         ),
     ] = None,
     dask: Annotated[
@@ -73,13 +108,21 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Poll every due feed once, load new articles and topic hits into the warehouse."""
+    """Poll every due feed once; load new articles and topic hits into the warehouse.
+
+    Nothing due: says when the next feed is, and exits without starting Prefect.
+    """
+    from flows.preflight import plan_run
     from flows.settings import load_feeds, load_topics
 
     topics = topics or default_topics()
-    with exit_codes():  # check the configuration before starting Prefect, so mistakes fail fast
-        load_feeds(feeds)
+    with exit_codes():  # configuration and --db are checked before Prefect starts
+        configured = load_feeds(feeds)
         load_topics(topics)
+        plan = plan_run(configured, db, datetime.now(UTC), poll_all=all_feeds)
+    if not plan.has_work:
+        out.print(_nothing_due(plan))
+        return
     summary = _run_flow(
         feeds,
         topics,
@@ -92,6 +135,32 @@ def run(
     _print_summary(summary)
 
 
+def _nothing_due(plan: RunPlan) -> str:
+    if not plan.feeds:
+        return (
+            "Nothing to do: there are no feeds (add them to feeds.yaml, or 'feedwatch feeds add')."
+        )
+    if plan.disabled == plan.feeds:
+        line = (
+            "Nothing to do: the feed is disabled"
+            if plan.feeds == 1
+            else (f"Nothing to do: all {plan.feeds} feeds are disabled")
+        )
+        return line + " ('feedwatch feeds enable NAME')."
+    line = (
+        "Nothing to do: the feed is not due"
+        if plan.feeds == 1
+        else f"Nothing to do: none of the {plan.feeds} feeds is due"
+    )
+    if plan.disabled:
+        line += f" ({plan.disabled} disabled)"
+    if plan.next_due:
+        name, when = plan.next_due
+        minutes = max(0, round((when - datetime.now(UTC)).total_seconds() / 60))
+        line += f"; next: {name} at {when:%H:%M} UTC, in {counted(minutes, 'minute')}"
+    return line + ". ('--all' polls every enabled feed now.)"
+
+
 def _run_flow(
     feeds: Path,
     topics: Path,
@@ -102,25 +171,27 @@ def _run_flow(
     extract_workers: int | None = None,
     dask_address: str | None = None,
 ) -> RunSummary:
-    prepare_prefect()
-    from flows.poll import poll_feeds
+    from flows.prefect_api import prefect_api
 
-    with exit_codes(), reporting(for_console(err)):
-        return poll_feeds(
-            feeds_path=str(feeds),
-            topics_path=str(topics),
-            db=str(db),
-            poll_all=poll_all,
-            feed_source=source,
-            extract_workers=extract_workers,
-            dask_address=dask_address,
-        )
+    with exit_codes(), prefect_api(notice, preload=["flows.poll"]):
+        from flows.poll import poll_feeds
+
+        with reporting(for_console(err)):
+            return poll_feeds(
+                feeds_path=str(feeds),
+                topics_path=str(topics),
+                db=str(db),
+                poll_all=poll_all,
+                feed_source=source,
+                extract_workers=extract_workers,
+                dask_address=dask_address,
+            )
 
 
 def _print_summary(s: RunSummary) -> None:
     out.print(
-        f"Polled {s.feeds_polled} feeds ({s.feeds_skipped} not due, {s.not_modified} not modified, "
-        f"{len(s.failed)} failed) in {s.seconds:.1f} s"
+        f"Polled {counted(s.feeds_polled, 'feed')} ({s.feeds_skipped} not due,"
+        f" {s.not_modified} not modified, {len(s.failed)} failed) in {s.seconds:.1f} s"
     )
     out.print(
         f"New entries: {s.new_entries} · new articles: {s.new_articles} "
@@ -129,11 +200,15 @@ def _print_summary(s: RunSummary) -> None:
     )
     stories = s.stories_per_topic()
     for topic, n in sorted(s.hits_per_topic().items()):
-        out.print(f"  {topic}: {n} new hits in {stories[topic]} stories")
+        out.print(
+            f"  {topic}: {counted(n, 'new hit')} in {counted(stories[topic], 'story', 'stories')}"
+        )
     for name, error in s.failed:
         out.print(f"  [red]failed[/red] {name}: {error}")
     if s.spooled_loaded:
-        out.print(f"Loaded {s.spooled_loaded} batches spooled by earlier runs.")
+        out.print(
+            f"Loaded {counted(s.spooled_loaded, 'batch', 'batches')} spooled by earlier runs."
+        )
     if s.spooled:
         out.print(
             "[yellow]The warehouse was held by another process:[/yellow] this run's batch is"
@@ -146,20 +221,29 @@ def _print_summary(s: RunSummary) -> None:
         )
 
 
-@app.command()
+@app.command(cls=Command)
 def demo(
     db: DbOpt = DEMO_DB,
     topics: TopicsOpt = None,
 ) -> None:
     """Serve the bundled demo site on 127.0.0.1 and poll it (works offline)."""
+    import os
     import tempfile
+    from datetime import timedelta
 
     from flows.demo import ATOM_PATH, RSS_PATH, demo_server
+    from flows.settings import load_topics
+    from warehouse.queries import check_path
 
     topics = topics or default_topics()
+    with exit_codes():
+        load_topics(topics)
+        check_path(db)
     # The demo site lives on loopback, which feedwatch otherwise refuses to fetch.
     os.environ["FEEDWATCH_ALLOW_PRIVATE_NETWORKS"] = "1"
-    with demo_server() as server, tempfile.TemporaryDirectory() as tmp:
+    # Its stories dated over the four weeks before now, so the digest has days to show.
+    recent = datetime.now(UTC) - timedelta(hours=1)
+    with demo_server(recent_to=recent) as server, tempfile.TemporaryDirectory() as tmp:
         feeds = Path(tmp) / "feeds.yaml"
         feeds.write_text(
             # Our own loopback site: no need for the politeness delay real hosts get.
@@ -176,16 +260,19 @@ def demo(
     out.print()
     _print_top_hits(db)
     out.print(f'\nExplore the warehouse: feedwatch sql --db {db} "SELECT * FROM topic_hits"')
-    out.print(f"See it as a page:      feedwatch digest --db {db} --since 1h --out report.html")
+    out.print(f"See it as a page:      feedwatch digest --db {db} --since 30d --out report.html")
 
 
 def _print_top_hits(db: Path, limit: int = 10) -> None:
-    from warehouse.queries import top_hits_of
-    from warehouse.store import Warehouse
+    from extractors.errors import WarehouseError
+    from warehouse.queries import read_session, top_hits_of
 
-    # The demo is the warehouse's writer: a short session of its own.
-    with exit_codes(), Warehouse.open(db) as wh:
-        rows = top_hits_of(wh.con, limit=limit)
+    try:
+        with read_session(db) as con:  # reading never takes the write lock
+            rows = top_hits_of(con, limit=limit)
+    except WarehouseError as e:
+        notice(f"top hits not shown: {e}")
+        return
     table = Table(title=f"Top hits in {db}", title_justify="left")
     for col in ("topic", "score", "published", "title", "matched terms"):
         table.add_column(col, overflow="fold")
@@ -200,7 +287,7 @@ def _print_top_hits(db: Path, limit: int = 10) -> None:
     out.print(table)
 
 
-@app.command()
+@app.command(cls=Command)
 def rescore(
     topics: TopicsOpt = None,
     db: DbOpt = DEFAULT_DB,
@@ -208,40 +295,76 @@ def rescore(
         bool, typer.Option("--all", help="Re-match every topic, changed or not.")
     ] = False,
 ) -> None:
-    """Re-match stored articles for topics changed since the last rescore (no refetching)."""
+    """Re-match stored articles for topics changed since the last rescore (no refetching).
+
+    No topic changed: says so and exits without starting Prefect.
+    """
+    from flows.preflight import plan_rescore
     from flows.settings import load_topics
 
     topics = topics or default_topics()
     with exit_codes():
-        load_topics(topics)
-    prepare_prefect()
-    from flows.rescore import rescore_topics
+        todo = plan_rescore(load_topics(topics), db, all_topics=all_topics)
+    if not todo:
+        out.print("Every topic is up to date: nothing to re-match.")
+        return
+    from flows.prefect_api import prefect_api
 
-    with exit_codes(), reporting(for_console(err)):
-        summary = rescore_topics(topics_path=str(topics), db=str(db), all_topics=all_topics)
+    with exit_codes(), prefect_api(notice, preload=["flows.rescore"]):
+        from flows.rescore import rescore_topics
+
+        with reporting(for_console(err)):
+            summary = rescore_topics(topics_path=str(topics), db=str(db), all_topics=all_topics)
     if not summary.topics:
         out.print("Every topic is up to date: nothing to re-match.")
         return
-    out.print(f"Re-matched {summary.articles} stored articles in {summary.seconds:.1f} s:")
+    out.print(
+        f"Re-matched {counted(summary.articles, 'stored article')} in {summary.seconds:.1f} s:"
+    )
     for topic, hits in summary.hits.items():
-        out.print(f"  {topic}: {hits} hits")
+        out.print(f"  {topic}: {counted(hits, 'hit')}")
 
 
-@app.command()
+class _SqlCommand(Command):
+    """SQL that opens with a comment ("-- note\\nSELECT …") looks like an option to
+    click; options never hold spaces, so an argument that starts with '-' and holds
+    whitespace is taken as the SQL."""
+
+    # typer.Context is what typer passes; its base (typer's own click) is not public.
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        for i, arg in enumerate(args):
+            if arg.startswith("-") and any(c.isspace() for c in arg) and "--" not in args[:i]:
+                args = [*args[:i], *args[i + 1 :], "--", arg]
+                break
+        return super().parse_args(ctx, args)
+
+
+@app.command(cls=_SqlCommand)
 def sql(
-    query: Annotated[str, typer.Argument(help="The SQL to run (read-only).")],
+    query: Annotated[
+        str,
+        typer.Argument(
+            metavar="SQL", help="The SQL to run (read-only); '-' reads it from standard input."
+        ),
+    ],
     db: DbOpt = DEFAULT_DB,
-    fmt: Annotated[
-        str, typer.Option("--format", help="Output format: table, csv or json.")
-    ] = "table",
+    fmt: Annotated[str, format_opt("table", "csv", "json")] = "table",
 ) -> None:
-    """Run SQL on a read-only connection to the warehouse."""
+    """Run SQL on a read-only connection to the warehouse.
+
+    Several statements (separated by ';') run in turn; the table format shows each
+    result, csv and json take one statement that returns rows.
+    """
     from warehouse.queries import run_read_only
 
     check_format(fmt, ("table", "csv", "json"))
     with exit_codes():
-        columns, rows = run_read_only(db, query)
-    _print_rows(columns, rows, fmt)
+        text = open_input(Path(query)).read() if query == "-" else query
+        results = run_read_only(db, text, single=fmt != "table")
+    for n, (columns, rows) in enumerate(results):
+        if n:
+            out.print()
+        _print_rows(columns, rows, fmt)
 
 
 def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
@@ -257,106 +380,99 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> No
         for r in rows:
             table.add_row(*("" if v is None else str(v) for v in r))
         out.print(table)
-        out.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
+        out.print(counted(len(rows), "row"))
 
 
-@app.command()
+@app.command(cls=Command)
 def export(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write into.")],
-    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    output: Annotated[Path, typer.Option("--out", metavar="FOLDER", help="Folder to write into.")],
+    fmt: Annotated[str, format_opt("parquet", "csv")] = "parquet",
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Write every table and view to Parquet or CSV files, for long analyses."""
-    from warehouse.export import EXPORTED
     from warehouse.export import export as run_export
 
+    check_format(fmt, ("parquet", "csv"))
     with exit_codes(), reporting(for_console(err)) as report:
-        report.start("export", len(EXPORTED))
-        counts = run_export(db, out, fmt, lambda name, rows: report.advance("export"))
+        counts = run_export(
+            db,
+            output,
+            fmt,
+            on_start=lambda files: report.start("export", files),
+            on_written=lambda name, rows: report.advance("export"),
+        )
     for name, rows in counts.items():
-        sys.stdout.write(f"{out / (name + '.' + fmt)}: {rows} rows\n")
+        sys.stdout.write(f"{output / (name + '.' + fmt)}: {counted(rows, 'row')}\n")
 
 
-@app.command()
+@app.command(cls=Command)
 def prune(
     older_than: Annotated[
-        str, typer.Option("--older-than", help="Age, such as 180d, 26w or 1y.")
+        str,
+        typer.Option(
+            "--older-than", metavar="DURATION", help=f"Age of the articles to prune: {DURATIONS}."
+        ),
     ] = "180d",
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Drop the text of old articles; keep what deduplication and analysis need."""
-    from warehouse.export import parse_age
+    from flows.units import duration_option
     from warehouse.export import prune as run_prune
 
     with exit_codes():
-        pruned = run_prune(db, parse_age(older_than))
+        pruned = run_prune(db, duration_option(older_than, "--older-than"))
     sys.stdout.write(
-        f"Dropped the text of {pruned['articles']} articles and the feed text of "
-        f"{pruned['entries']} entries older than {older_than}.\n"
+        f"Dropped the text of {counted(pruned['articles'], 'article')} and the feed text of "
+        f"{counted(pruned['entries'], 'entry', 'entries')} older than {older_than}.\n"
     )
 
 
-def _since(value: str) -> datetime:
-    from datetime import UTC, timedelta
-
-    from flows.settings import parse_interval
-
-    try:
-        return datetime.now(UTC) - timedelta(seconds=parse_interval(value))
-    except ValueError as e:
-        raise fail(ConfigError(f"--since: {e}"), 2) from e
-
-
-SinceOpt = Annotated[
-    str, typer.Option("--since", help="New stories first seen in this last stretch: 24h, 7d, 90m.")
-]
-TopicOpt = Annotated[str | None, typer.Option("--topic", help="Only this topic.")]
-
-
-@app.command()
+@app.command(cls=Command)
 def digest(
-    output: Annotated[Path, typer.Option("--out", help="The HTML page to write.")],
+    output: Annotated[Path, typer.Option("--out", metavar="FILE", help="The HTML page to write.")],
     db: DbOpt = DEFAULT_DB,
-    since: SinceOpt = "24h",
+    since_: SinceOpt = "24h",
     topic: TopicOpt = None,
 ) -> None:
-    """Write the digest as one HTML page that opens anywhere, offline: matched articles per
-    topic per day (30 days), the new stories with their matched words, feed health."""
+    """Write the digest: one HTML page that opens anywhere, offline.
+
+    It holds matched articles per topic per day (30 days), the new stories with
+    their matched words marked, and the feeds that need care.
+    """
+    from extractors.errors import ConfigError
     from flows.report import build_digest, write_digest
 
-    start = _since(since)
+    start = since(since_)
     with exit_codes():
         d = build_digest(db, start, topic)
-    try:
-        page = write_digest(d, output)
-    except OSError as e:
-        raise fail(ConfigError(f"--out {output}: cannot write: {e.strerror or e}"), 2) from e
+        try:
+            page = write_digest(d, output)
+        except OSError as e:
+            raise ConfigError(f"--out {output}: cannot write: {e.strerror or e}") from e
     per_topic = ", ".join(f"{t} {sum(s['topic'] == t for s in d.stories)}" for t in sorted(d.daily))
     out.print(
-        f"Wrote {page}: {len(d.stories)} new stories since {start:%Y-%m-%d %H:%M} UTC"
-        f" ({per_topic or 'no topics'}); {len(d.unhealthy)} of {len(d.health)} feeds need care."
+        f"Wrote {page}: {counted(len(d.stories), 'new story', 'new stories')} since"
+        f" {start:%Y-%m-%d %H:%M} UTC ({per_topic or 'no topics'});"
+        f" {len(d.unhealthy)} of {counted(len(d.health), 'feed')} need care."
     )
     out.print(f"Open it: {page.resolve().as_uri()}")
 
 
-@app.command()
+@app.command(cls=Command)
 def hits(
     db: DbOpt = DEFAULT_DB,
-    since: SinceOpt = "7d",
+    since_: SinceOpt = "7d",
     topic: TopicOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json (one object a line).")] = (
-        "table"
-    ),
+    fmt: Annotated[str, format_opt("table", "json (one object a line)")] = "table",
 ) -> None:
-    """List new stories (one line per story and topic, its best-scoring copy)."""
-    from warehouse.queries import check_topic, new_stories_of
-    from warehouse.store import Warehouse
+    """List new stories: one line per story and topic, its best-scoring copy."""
+    from warehouse.queries import check_topic, new_stories_of, read_session
 
     check_format(fmt, ("table", "json"))
-    start = _since(since)
-    with exit_codes(), Warehouse.open(db, read_only=True) as wh:
-        check_topic(wh.con, topic)
-        stories = new_stories_of(wh.con, start, topic)
+    start = since(since_)
+    with exit_codes(), read_session(db) as con:
+        check_topic(con, topic)
+        stories = new_stories_of(con, start, topic)
     if fmt == "json":
         keep = (
             "topic",
@@ -386,7 +502,31 @@ def hits(
             str(s["copies"]),
         )
     out.print(table)
-    out.print(f"{len(stories)} new stories since {start:%Y-%m-%d %H:%M} UTC")
+    out.print(
+        f"{counted(len(stories), 'new story', 'new stories')} since {start:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+@app.command(cls=Command)
+def serve(
+    prefect_yaml: Annotated[
+        Path, typer.Option("--prefect-yaml", metavar="FILE", help="The deployments to serve.")
+    ] = Path("prefect.yaml"),
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", help="Flow runs at once, at most.")
+    ] = 2,
+) -> None:
+    """Run every deployment of prefect.yaml on its schedule from this process.
+
+    No work pool or worker needed; it runs against the Prefect server of
+    PREFECT_API_URL. Stop it with Ctrl-C.
+    """
+    from flows.prefect_api import require_server
+    from flows.serve import serve as serve_deployments
+
+    with exit_codes():
+        require_server("feedwatch serve")
+        serve_deployments(prefect_yaml, limit=limit)
 
 
 def main() -> None:
@@ -395,18 +535,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-@app.command()
-def serve(
-    prefect_yaml: Annotated[
-        Path, typer.Option("--prefect-yaml", help="The deployments to serve.")
-    ] = Path("prefect.yaml"),
-    limit: Annotated[int, typer.Option("--limit", help="Flow runs at once, at most.")] = 2,
-) -> None:
-    """Run every deployment of prefect.yaml on its schedule from this process (no work pool
-    or worker needed), against PREFECT_API_URL; stop with Ctrl-C."""
-    from flows.serve import serve as serve_deployments
-
-    with exit_codes():
-        serve_deployments(prefect_yaml, limit=limit)

@@ -6,29 +6,43 @@ from typing import Annotated
 
 import typer
 
-from flows._cli import out
+from flows._cli import Command, exit_codes, out
 
 alerts_app = typer.Typer(
-    help="Alerts: Prefect automations that act on feedwatch's hit events.", no_args_is_help=True
+    help="Alerts: Prefect automations that act on feedwatch's hit events.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
-@alerts_app.command("create")
+@alerts_app.command("create", cls=Command)
 def alerts_create(
-    webhook: Annotated[str, typer.Option("--webhook", help="URL to POST each hit to (JSON).")],
-    name: Annotated[str, typer.Option("--name", help="The automation's name.")] = "feedwatch-hits",
+    webhook: Annotated[
+        str, typer.Option("--webhook", metavar="URL", help="URL to POST each hit to (JSON).")
+    ],
+    name: Annotated[
+        str, typer.Option("--name", metavar="NAME", help="The automation's name.")
+    ] = "feedwatch-hits",
     topic: Annotated[
-        list[str] | None, typer.Option("--topic", help="Only hits of this topic (repeatable).")
+        list[str] | None,
+        typer.Option("--topic", metavar="NAME", help="Only hits of this topic (repeatable)."),
     ] = None,
 ) -> None:
-    """Create (or replace) an automation on the Prefect server (PREFECT_API_URL) that POSTs
-    every feedwatch.topic.hit event — one per new story — to WEBHOOK."""
-    from flows.alerts import HIT_EVENT, create_webhook_automation
+    """Create (or replace) the automation that POSTs each new story to a webhook.
 
-    if not webhook.startswith(("http://", "https://")):
-        out.print(f"[red]--webhook {webhook!r}: not an http(s) URL[/red]")
-        raise typer.Exit(2)
-    automation_id = create_webhook_automation(name, webhook, topic or ())
+    It lives on the Prefect server of PREFECT_API_URL and sends every
+    feedwatch.topic.hit event (one per new story and topic) to the webhook's URL.
+    """
+    from extractors.errors import ConfigError
+    from flows.prefect_api import require_server
+
+    with exit_codes():
+        if not webhook.startswith(("http://", "https://")):
+            raise ConfigError(f"--webhook {webhook!r}: not an http(s) URL")
+        require_server("feedwatch alerts create")
+        from flows.alerts import HIT_EVENT, create_webhook_automation
+
+        automation_id = create_webhook_automation(name, webhook, topic or ())
     scope = ", ".join(topic) if topic else "every topic"
     out.print(
         f"Automation {name!r} ({automation_id}): each {HIT_EVENT} event ({scope}) is POSTed"

@@ -11,18 +11,31 @@ import typer
 from rich.table import Table
 
 from extractors.errors import ConfigError
-from flows._cli import DEFAULT_DB, DbOpt, FeedsFileOpt, check_format, exit_codes, fail, out
+from flows._cli import (
+    DEFAULT_DB,
+    Command,
+    DbOpt,
+    FeedsFileOpt,
+    check_format,
+    exit_codes,
+    fail,
+    format_opt,
+    out,
+)
+from flows.units import counted
 
 feeds_app = typer.Typer(
-    help="List feed health; add, import, export, disable and enable feeds.", no_args_is_help=True
+    help="List feed health; add, import, export, disable and enable feeds.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
-@feeds_app.command("status")
+@feeds_app.command("status", cls=Command)
 def feeds_status(
     db: DbOpt = DEFAULT_DB,
     all_feeds: Annotated[bool, typer.Option("--all", help="List every feed, healthy too.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[str, format_opt("table", "json")] = "table",
 ) -> None:
     """List feeds that are failing, stale or disabled, with their last error."""
     from warehouse.queries import feed_health
@@ -38,7 +51,9 @@ def feeds_status(
             sys.stdout.write(json.dumps(row, default=str) + "\n")
         return
     if not shown:
-        out.print(f"All {len(health)} feeds are healthy.")
+        out.print(
+            "The feed is healthy." if len(health) == 1 else f"All {len(health)} feeds are healthy."
+        )
         return
     table = Table("feed", "status", "last success", "problem")
     for h in shown:
@@ -47,18 +62,22 @@ def feeds_status(
     out.print(table)
     counts = {s: sum(h.status == s for h in health) for s in ("failing", "stale", "disabled")}
     out.print(
-        f"{len(health)} feeds: {counts['failing']} failing, {counts['stale']} stale, "
+        f"{counted(len(health), 'feed')}: {counts['failing']} failing, {counts['stale']} stale, "
         f"{counts['disabled']} disabled"
     )
 
 
-@feeds_app.command("add")
+@feeds_app.command("add", cls=Command)
 def feeds_add(
-    url: Annotated[str, typer.Argument(help="A feed's URL, or a page that links to its feeds.")],
+    url: Annotated[
+        str, typer.Argument(metavar="URL", help="A feed's URL, or a page that links to its feeds.")
+    ],
     db: DbOpt = DEFAULT_DB,
-    name: Annotated[str | None, typer.Option(help="Name for the feed.")] = None,
-    interval: Annotated[str, typer.Option(help="How often it is due (15m, 2h, …).")] = "15m",
-    tags: Annotated[str, typer.Option(help="Comma-separated tags.")] = "",
+    name: Annotated[str | None, typer.Option(metavar="NAME", help="Name for the feed.")] = None,
+    interval: Annotated[
+        str, typer.Option(metavar="DURATION", help="How often it is due: 15m, 2h, 1d.")
+    ] = "15m",
+    tags: Annotated[str, typer.Option(metavar="TAGS", help="Comma-separated tags.")] = "",
     fetch_pages: Annotated[bool, typer.Option(help="Fetch and extract each entry's page.")] = True,
 ) -> None:
     """Add a feed by URL; given a site page, add the feeds it advertises."""
@@ -84,9 +103,11 @@ def feeds_add(
         out.print(f"Added {spec.name}: {spec.url}")
 
 
-@feeds_app.command("import-opml")
+@feeds_app.command("import-opml", cls=Command)
 def feeds_import_opml(
-    file: Annotated[Path, typer.Argument(help="An OPML file exported from a feed reader.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="An OPML file exported from a feed reader.")
+    ],
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Add the feeds of an OPML file (folders become tags)."""
@@ -94,14 +115,16 @@ def feeds_import_opml(
 
     with exit_codes():
         added, known = import_opml(db, file)
-    out.print(f"Added {len(added)} feeds ({known} already known).")
+    out.print(f"Added {counted(len(added), 'feed')} ({known} already known).")
 
 
-@feeds_app.command("export-opml")
+@feeds_app.command("export-opml", cls=Command)
 def feeds_export_opml(
     db: DbOpt = DEFAULT_DB,
     feeds: FeedsFileOpt = Path("feeds.yaml"),
-    output: Annotated[Path | None, typer.Option("--out", help="Write here, not to stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", metavar="FILE", help="Write here, not to stdout.")
+    ] = None,
 ) -> None:
     """Write every feed (feeds.yaml and stored) as OPML 2.0."""
     from flows.manage import export_opml
@@ -114,10 +137,12 @@ def feeds_export_opml(
         sys.stdout.write(document.decode("utf-8"))
 
 
-@feeds_app.command("disable")
+@feeds_app.command("disable", cls=Command)
 def feeds_disable(
-    name: Annotated[str, typer.Argument(help="The feed's name.")],
-    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "disabled by hand",
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The feed's name.")],
+    reason: Annotated[
+        str, typer.Option(metavar="TEXT", help="Why, for the record.")
+    ] = "disabled by hand",
     db: DbOpt = DEFAULT_DB,
     feeds: FeedsFileOpt = Path("feeds.yaml"),
 ) -> None:
@@ -126,9 +151,9 @@ def feeds_disable(
     out.print(f"Disabled {name}.")
 
 
-@feeds_app.command("enable")
+@feeds_app.command("enable", cls=Command)
 def feeds_enable(
-    name: Annotated[str, typer.Argument(help="The feed's name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The feed's name.")],
     db: DbOpt = DEFAULT_DB,
     feeds: FeedsFileOpt = Path("feeds.yaml"),
 ) -> None:

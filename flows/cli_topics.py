@@ -11,16 +11,32 @@ import typer
 from rich.table import Table
 
 from extractors.errors import ConfigError
-from flows._cli import TopicsOpt, check_format, default_topics, exit_codes, out
+from flows._cli import (
+    Command,
+    TopicsOpt,
+    check_format,
+    default_topics,
+    err,
+    exit_codes,
+    format_opt,
+    open_input,
+    out,
+)
 
-topics_app = typer.Typer(help="Check topic definitions against text.", no_args_is_help=True)
+topics_app = typer.Typer(
+    help="Check topic definitions against text.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
-@topics_app.command("check")
+@topics_app.command("check", cls=Command)
 def topics_check(
     jsonl: Annotated[
         Path,
-        typer.Option("--jsonl", help='Cases, one JSON object a line: {"id", "title", "text"}.'),
+        typer.Option(
+            "--jsonl",
+            metavar="FILE",
+            help='Cases, one JSON object a line: {"id", "title", "text"}; - for standard input.',
+        ),
     ],
     topics: TopicsOpt = None,
 ) -> None:
@@ -47,21 +63,25 @@ def topics_check(
         )
 
 
-@topics_app.command("eval")
+@topics_app.command("eval", cls=Command)
 def topics_eval(
     cases: Annotated[
         Path,
         typer.Argument(
-            help='Labelled cases: {"id", "title", "text", "labels": {topic: true|false}}.'
+            metavar="CASES",
+            help='Labelled cases, one JSON object a line: {"id", "title", "text", "labels":'
+            " {topic: true|false}}; - for standard input.",
         ),
     ],
     topics: TopicsOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[str, format_opt("table", "json")] = "table",
     min_precision: Annotated[
-        float, typer.Option(help="Exit 1 when a topic's precision is below this.")
+        float,
+        typer.Option(metavar="P", help="Exit 1 when a topic's precision is below this (0 to 1)."),
     ] = 0.0,
     min_recall: Annotated[
-        float, typer.Option(help="Exit 1 when a topic's recall is below this.")
+        float,
+        typer.Option(metavar="R", help="Exit 1 when a topic's recall is below this (0 to 1)."),
     ] = 0.0,
 ) -> None:
     """Precision, recall and the misclassified cases of each topic on a labelled set."""
@@ -90,13 +110,26 @@ def topics_eval(
                 ", ".join(sc.false_negatives) or "-",
             )
         out.print(table)
-    if any(sc.precision < min_precision or sc.recall < min_recall for sc in scores):
+    short = [
+        f"{sc.topic}: {name} {value:.3f} is below --min-{name} {bound:g}"
+        for sc in scores
+        for name, value, bound in (
+            ("precision", sc.precision, min_precision),
+            ("recall", sc.recall, min_recall),
+        )
+        if value < bound
+    ]
+    for line in short:
+        err.print(f"feedwatch: {line}", markup=False)
+    if short:
         raise typer.Exit(1)
 
 
 def _read_cases(path: Path, *, labelled: bool = False) -> list[dict[str, Any]]:
+    """Cases from a JSON-lines file, or standard input for '-'."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with open_input(path) as f:
+            lines = f.read().splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read: {e}", path=str(path)) from e
     cases = []

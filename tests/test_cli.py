@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from flows.cli_reference import commands
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -256,3 +258,201 @@ def test_export_and_prune(tmp_path: Path) -> None:
     con.close()
     assert left[0] == 0 and left[1] == 20 and left[2] > 0  # text gone; dedup and matches stay
     assert feedwatch("prune", "--db", str(db), "--older-than", "soon").returncode == 2
+
+
+def _table_db(tmp_path: Path) -> Path:
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE t AS SELECT 1 AS a, 'x' AS b")
+    con.close()
+    return db
+
+
+@pytest.mark.parametrize("sql", ["", "   ", ";", "-- only a comment", "/* nothing */ ;"])
+def test_sql_without_a_statement_says_so(tmp_path: Path, sql: str) -> None:
+    result = feedwatch("sql", "--db", str(_table_db(tmp_path)), sql)
+    assert result.returncode == 2
+    assert result.stderr == "feedwatch: no SQL statement given (only blanks, ';' or comments)\n"
+
+
+def test_sql_that_opens_with_a_comment_is_sql_not_an_option(tmp_path: Path) -> None:
+    db = _table_db(tmp_path)
+    result = feedwatch("sql", "--db", str(db), "--format", "csv", "-- why\nSELECT a FROM t")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["a", "1"]
+    # An option mistyped is still one.
+    result = feedwatch("sql", "--db", str(db), "--formt", "csv", "SELECT 1")
+    assert result.returncode == 2 and "--formt" in result.stderr
+
+
+def test_sql_shows_every_statements_result_or_refuses_to_mix_them(tmp_path: Path) -> None:
+    db = _table_db(tmp_path)
+    result = feedwatch("sql", "--db", str(db), "SELECT 10 AS first; SELECT 20 AS second")
+    assert result.returncode == 0, result.stderr
+    assert "first" in result.stdout and "second" in result.stdout
+    assert "10" in result.stdout and "20" in result.stdout
+    assert result.stdout.count("1 row") == 2
+    result = feedwatch("sql", "--db", str(db), "--format", "json", "SELECT 1 AS x; SELECT 2 AS y")
+    assert result.returncode == 2 and "2 statements that return rows" in result.stderr
+    assert result.stdout == ""
+    # Statements that return nothing do not count.
+    result = feedwatch("sql", "--db", str(db), "--format", "csv", "SELECT b FROM t;")
+    assert result.stdout.splitlines() == ["b", "x"]
+
+
+def test_sql_reads_standard_input(tmp_path: Path) -> None:
+    db = _table_db(tmp_path)
+    exe = shutil.which("feedwatch", path=str(Path(sys.executable).parent)) or "feedwatch"
+    result = subprocess.run(
+        [exe, "sql", "--db", str(db), "--format", "csv", "-"],
+        input="SELECT b, a FROM t\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["b,a", "x,1"]
+
+
+@pytest.mark.parametrize("command", list(commands()), ids=" ".join)
+def test_every_commands_help_is_whole_and_plain(command: tuple[str, ...]) -> None:
+    result = runner.invoke(app, [*command, "--help"], prog_name="feedwatch", terminal_width=80)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    for artefact in ("<bool>", "<str>", "<path>", "<int", "<float>"):
+        assert artefact not in text, (artefact, text)
+    usage = text.splitlines()[0]
+    assert usage.startswith(f"Usage: feedwatch {' '.join(command)} [OPTIONS]")
+    assert "{" not in usage, usage
+    if "--topics" in text:
+        assert "default: ./topics.yaml" in text
+
+
+def test_the_command_lists_give_whole_sentences() -> None:
+    for group in ((), ("feeds",), ("topics",), ("alerts",)):
+        result = runner.invoke(app, [*group, "--help"], prog_name="feedwatch", terminal_width=80)
+        assert result.exit_code == 0
+        listing = result.output.split("Commands:")[1]
+        assert "..." not in listing
+        rows = re.findall(r"^  (\S+)\s+(.+(?:\n {4,}\S.*)*)", listing, re.M)
+        assert rows
+        for name, text in rows:
+            assert " ".join(text.split()).endswith("."), (name, text)
+
+
+def test_version() -> None:
+    result = feedwatch("--version")
+    assert result.returncode == 0
+    assert re.fullmatch(r"feedwatch \d+\.\d+\.\d+\S*\n", result.stdout)
+
+
+def test_topics_check_reads_standard_input() -> None:
+    exe = shutil.which("feedwatch", path=str(Path(sys.executable).parent)) or "feedwatch"
+    case = {"id": "k", "title": "North Korean troops fight in Kursk", "text": "For Russia."}
+    result = subprocess.run(
+        [exe, "topics", "check", "--topics", str(ROOT / "topics.yaml"), "--jsonl", "-"],
+        input=json.dumps(case) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert json.loads(line)["id"] == "k"
+
+
+def test_topics_eval_says_which_figure_fell_short() -> None:
+    dev = ROOT / "tests" / "data" / "topics_dev.jsonl"
+    result = feedwatch("topics", "eval", str(dev), "--min-precision", "1.01", "--min-recall", "0.5")
+    assert result.returncode == 1
+    short = [x for x in result.stderr.splitlines() if x.startswith("feedwatch:")]
+    assert short and all("precision" in x and "below --min-precision 1.01" in x for x in short)
+    assert any(x.startswith("feedwatch: dprk-russia: precision 1.000") for x in short)
+
+
+def test_export_of_a_missing_warehouse_creates_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "exports"
+    result = feedwatch("export", "--db", str(tmp_path / "none.duckdb"), "--out", str(out))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"feedwatch: {tmp_path / 'none.duckdb'}: no warehouse here yet"
+        " (run 'feedwatch run' or 'feedwatch demo' first)"
+    ]
+    assert not out.exists()
+
+
+def test_export_writes_every_table_and_view_but_the_internal_ones(tmp_path: Path) -> None:
+    from warehouse.export import INTERNAL
+    from warehouse.store import Warehouse
+
+    db = tmp_path / "w.duckdb"
+    with Warehouse.open(db):
+        pass
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        names = {
+            n
+            for (n,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'w'"
+                " UNION SELECT view_name FROM duckdb_views() WHERE NOT internal"
+                " AND database_name = 'w'"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    assert "current_topic_matches" in names and "topics" in names
+    result = feedwatch("export", "--db", str(db), "--format", "csv", "--out", str(tmp_path / "x"))
+    assert result.returncode == 0, result.stderr
+    written = {p.stem for p in (tmp_path / "x").iterdir()}
+    assert written == names - set(INTERNAL)
+    assert "articles.csv: 0 rows" in result.stdout
+
+
+def test_the_readme_names_every_table_analysts_query() -> None:
+    from warehouse.export import exported
+    from warehouse.migrations import schema_sql
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    listed = readme[readme.index("The tables are") :].split(";")[0]
+    tables = re.findall(r"^CREATE TABLE IF NOT EXISTS (\w+)", schema_sql(), re.M)
+    for table in tables:
+        if table in exported():
+            assert f"`{table}`" in listed, table
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["hits", "--since", "2w"],
+        ["hits", "--since", "30s"],
+        ["hits", "--since", "1.5h"],
+        ["digest", "--since", "2w", "--out", "{tmp}/d.html"],
+        ["prune", "--older-than", "12w"],
+    ],
+)
+def test_durations_read_the_same_everywhere(tmp_path: Path, args: list[str]) -> None:
+    from warehouse.store import Warehouse
+
+    db = tmp_path / "w.duckdb"
+    with Warehouse.open(db):
+        pass
+    result = feedwatch(*[a.format(tmp=tmp_path) for a in args], "--db", str(db))
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["hits", "--since", "soon"], "--since"),
+        (["digest", "--since", "2x", "--out", "d.html"], "--since"),
+        (["prune", "--older-than", "old"], "--older-than"),
+        (["feeds", "add", "https://a.example/rss", "--interval", "often"], "--interval"),
+    ],
+)
+def test_a_bad_duration_gets_one_wording(tmp_path: Path, args: list[str], option: str) -> None:
+    result = feedwatch(*args, "--db", str(tmp_path / "w.duckdb"))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"feedwatch: {option}: {args[args.index(option) + 1]!r} is not a duration such as"
+        " 500ms, 90s, 15m, 2h, 7d, 2w or 1y\n"
+    )
