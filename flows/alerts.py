@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections import Counter
 from collections.abc import Sequence
 from typing import cast
 from uuid import UUID
@@ -36,20 +37,24 @@ WEBHOOK_PAYLOAD = json.dumps(
 )
 
 
-def story_hits(hits: Sequence[Hit]) -> list[Hit]:
-    """One hit per topic and story (cluster of copies): its best-scoring copy."""
+def story_hits(hits: Sequence[Hit]) -> list[tuple[Hit, int]]:
+    """One per topic and story (cluster of copies): its best-scoring copy, and how many
+    of these hits are copies of that story for that topic."""
     best: dict[tuple[str, str], Hit] = {}
+    copies: Counter[tuple[str, str]] = Counter()
     for h in hits:
         key = (h.topic, h.cluster_id or h.article_id)
+        copies[key] += 1
         if key not in best or h.score > best[key].score:
             best[key] = h
-    return sorted(best.values(), key=lambda h: (-h.score, h.topic, h.article_id))
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1].score, kv[1].topic, kv[1].article_id))
+    return [(h, copies[key]) for key, h in ranked]
 
 
 def emit_hit_events(hits: Sequence[Hit]) -> int:
     """Emit a HIT_EVENT per new story per topic; return how many."""
     stories = story_hits(hits)
-    for h in stories:
+    for h, _ in stories:
         story = h.cluster_id or h.article_id
         emit_event(
             event=HIT_EVENT,

@@ -21,6 +21,7 @@ from prefect.artifacts import (
 from extractors.errors import redact_url
 from flows.logs import run_logger
 from flows.report import Digest, build_digest, write_digest
+from flows.units import counted
 
 __all__ = ["Digest", "build_digest", "digest", "digest_markdown", "write_digest"]
 
@@ -41,7 +42,7 @@ def digest(
     create_link_artifact(
         key="digest-page",
         link=page.resolve().as_uri(),
-        link_text=f"Digest {result.until:%Y-%m-%d} (HTML, {len(result.stories)} stories)",
+        link_text=f"Digest {result.until:%Y-%m-%d} (HTML, {counted(len(result.stories), 'story', 'stories')})",
         description=f"The digest page, written on the worker's disk: {page.resolve()}",
     )
     create_markdown_artifact(
@@ -85,7 +86,7 @@ def digest_markdown(d: Digest) -> str:
     topics = sorted({s["topic"] for s in d.stories})
     for topic in topics:
         mine = [s for s in d.stories if s["topic"] == topic]
-        lines += [f"## {topic}: {len(mine)} stories", ""]
+        lines += [f"## {topic}: {counted(len(mine), 'story', 'stories')}", ""]
         for s in mine:
             when = f"{s['published_at']:%Y-%m-%d}" if s["published_at"] else "undated"
             copies = f" · {s['copies']} copies" if s["copies"] > 1 else ""

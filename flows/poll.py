@@ -29,12 +29,11 @@ from prefect.runtime import flow_run
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from extractors.decide import cache_lifetime, is_due
+from extractors.decide import cache_lifetime, due_feeds, feeds_to_poll
 from extractors.dedup import canonical_url
 from extractors.errors import (
     FeedwatchError,
     FetchError,
-    TransientFetchError,
     WarehouseError,
     WarehouseLockedError,
     redact,
@@ -59,7 +58,7 @@ from flows.progress import progress
 from flows.settings import load_feeds_config, load_topics
 from flows.summary import RunSummary, summary_markdown
 from warehouse import spool
-from warehouse.queries import FeedHealth
+from warehouse.queries import STORED_SOURCES, FeedHealth
 from warehouse.staging import StagedBatch, stage
 from warehouse.store import LoadResult, Warehouse
 
@@ -68,7 +67,6 @@ __all__ = ["RunSummary", "poll_feeds"]
 T = TypeVar("T")
 X = TypeVar("X")
 TASK_WORKERS = 8  # Prefect task threads; requests in flight are capped by the Fetcher
-STORED_SOURCES = ("cli", "opml")  # feeds added outside feeds.yaml, polled alongside it
 
 
 def poll_feed(spec: FeedSpec, state: FeedState | None, fetcher: Fetcher) -> FeedPoll:
@@ -232,40 +230,25 @@ def _unwalked(value: T) -> T:
     return cast(T, quote(value))
 
 
-def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Prefect retries only what may pass by itself: a warehouse held by another
-    process for a moment (an analyst's query), a server asking to come back."""
-    try:
-        state.result()
-    except (WarehouseLockedError, TransientFetchError):
-        return True
-    except Exception:
-        return False
-    return False
+LOAD_WAITS = (1.0, 4.0)  # seconds between attempts to load while another process holds the file
 
 
-@task(
-    name="load-batch",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[1, 4],
-    retry_condition_fn=retry_transient,
-)
-def load_batch(db: str, staged: StagedBatch) -> tuple[LoadResult, list[FeedHealth]]:
-    """Load the staged batch in one transaction (retried while the file is held)."""
-    with Warehouse.open(db) as wh:
-        return wh.load(staged), wh.feed_health()
-
-
-def load_or_spool(db: str, batch: PollBatch) -> tuple[LoadResult | None, list[FeedHealth]]:
-    """Load the batch; spool it when another process holds the file past the retries."""
-    staged = stage(batch)  # before opening: the file stays locked only while loading
-    try:
-        return load_batch(db, _unwalked(staged))
-    except WarehouseLockedError as e:
-        path = spool.write(db, batch)
-        run_logger().warning("%s; batch kept in %s, to load at the next run", e, path)
-        return None, []
+@task(name="load-batch", cache_policy=NO_CACHE)
+def load_batch(db: str, staged: StagedBatch) -> tuple[LoadResult | None, list[FeedHealth]]:
+    """Load the staged batch in one transaction. While another process holds the file (an
+    analyst's query, for a moment), wait and try again; if it still does, spool the batch
+    for the next run. A held warehouse is expected, not a failure: no failed task."""
+    for wait in (*LOAD_WAITS, None):
+        try:
+            with Warehouse.open(db) as wh:
+                return wh.load(staged), wh.feed_health()
+        except WarehouseLockedError as e:
+            if wait is None:
+                path = spool.write(db, staged.batch)
+                run_logger().warning("%s; batch kept in %s, to load at the next run", e, path)
+                return None, []
+            time.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 @task(name="load-spooled", cache_policy=NO_CACHE)
@@ -353,19 +336,17 @@ def poll_feeds(
 
     summary.spooled_loaded = load_spooled(db)
     state = _State(db)
-    configured = {s.name for s in config.feeds}
     states: dict[str, FeedState] = {}
-    extra: list[FeedSpec] = []
+    stored: list[FeedSpec] = []
     with state.session() as wh:
         if wh is not None:
             states = wh.feed_states()
-            # feeds.yaml wins over a stored feed of the same name.
-            extra = [s for s, _ in wh.stored_feeds(STORED_SOURCES) if s.name not in configured]
+            stored = [s for s, _ in wh.stored_feeds(STORED_SOURCES)]
     if not state.readable:
         log.warning("the warehouse is held by another process: polling without its state")
-    specs = config.feeds + extra
+    specs = feeds_to_poll(config.feeds, stored)
     mark("state read")
-    due = [s for s in specs if is_due(s, states.get(s.name), started, poll_all=poll_all)]
+    due = due_feeds(specs, states, started, poll_all=poll_all)
     summary.feeds_due, summary.feeds_skipped = len(due), len(specs) - len(due)
     log.info("%d of %d feeds due", len(due), len(specs))
     progress().start("feeds", len(due))
@@ -419,7 +400,8 @@ def poll_feeds(
         flow_run_id=summary.flow_run_id,
     )
     progress().start("load", 1)
-    loaded, health = load_or_spool(db, batch)
+    # Staged before the file is opened: it stays locked only while loading.
+    loaded, health = load_batch(db, _unwalked(stage(batch)))
     progress().advance("load")
     mark("loaded")
     if loaded is None:
@@ -457,9 +439,9 @@ def poll_feeds(
                     "score": h.score,
                     "title": h.title or "",
                     "link": redact_url(h.url),
-                    "copies": sum(x.cluster_id == h.cluster_id for x in summary.hits),
+                    "copies": copies,
                 }
-                for h in stories
+                for h, copies in stories
             ],
             description="New topic hits of this poll, one per story",
         )

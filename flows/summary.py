@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from extractors.errors import redact_url
+from flows.units import counted
 from warehouse.queries import FeedHealth
 from warehouse.store import Hit
 
@@ -71,7 +72,7 @@ def summary_markdown(s: RunSummary) -> str:
         lines += ["## Hits per topic", ""]
         stories = s.stories_per_topic()
         lines += [
-            f"- **{t}**: {n} articles, {stories[t]} stories"
+            f"- **{t}**: {counted(n, 'article')}, {counted(stories[t], 'story', 'stories')}"
             for t, n in sorted(s.hits_per_topic().items())
         ]
         lines += ["", "## New hits", "", "| topic | score | title |", "|---|---|---|"]

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.progress import Lines
-from warehouse.export import EXPORTED
+from warehouse.export import exported
 from warehouse.store import Warehouse
 
 
@@ -42,7 +42,7 @@ def test_a_command_writes_plain_lines_when_not_on_a_terminal(tmp_path: Path) -> 
     db = _empty_warehouse(tmp_path)
     result = CliRunner().invoke(app, ["export", "--db", str(db), "--out", str(tmp_path / "x")])
     assert result.exit_code == 0, result.output
-    assert f"feedwatch: export: {len(EXPORTED)}/{len(EXPORTED)} done" in result.output
+    assert f"feedwatch: export: {len(exported())}/{len(exported())} done" in result.output
     assert "━" not in result.output
 
 
@@ -83,5 +83,5 @@ def test_a_command_draws_bars_on_a_terminal(tmp_path: Path) -> None:
     assert proc.wait(timeout=30) == 0
     text = output.decode("utf-8", "replace")
     assert "export" in text and "━" in text  # a rich bar
-    assert f"{len(EXPORTED)}/{len(EXPORTED)}" in text
+    assert f"{len(exported())}/{len(exported())}" in text
     assert "feedwatch: export:" not in text  # no plain lines on a terminal

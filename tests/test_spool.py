@@ -139,3 +139,44 @@ def test_an_unreadable_spool_file_is_kept_and_does_not_stop_the_run(
     summary = poll_feeds(str(demo_feeds), str(topics_file), str(db), poll_all=True)
     assert summary.new_articles == 20 and summary.spooled_loaded == 0
     assert odd.exists()
+
+
+def test_the_demo_beside_a_reader_spools_and_still_shows_the_top_hits(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    db = tmp_path / "demo.duckdb"
+    runner = CliRunner()
+    assert runner.invoke(app, ["demo", "--db", str(db)]).exit_code == 0
+    with held(db, read_only=True):
+        result = runner.invoke(app, ["demo", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "ERROR" not in result.output
+    assert "spooled beside it and loads at the next run" in result.output
+    assert "Top hits in" in result.output and "dprk-russia" in result.output
+
+
+def test_reading_commands_never_need_the_write_lock(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    db = tmp_path / "demo.duckdb"
+    runner = CliRunner()
+    assert runner.invoke(app, ["demo", "--db", str(db)]).exit_code == 0
+    reads = [
+        ["sql", "--db", str(db), "SELECT count(*) FROM articles"],
+        ["hits", "--db", str(db), "--since", "30d"],
+        ["digest", "--db", str(db), "--since", "30d", "--out", str(tmp_path / "d.html")],
+        ["feeds", "status", "--db", str(db), "--all"],
+        ["feeds", "export-opml", "--db", str(db), "--feeds", str(tmp_path / "none.yaml")],
+        ["export", "--db", str(db), "--out", str(tmp_path / "x"), "--format", "csv"],
+        ["rescore", "--db", str(db)],  # nothing changed: only read
+    ]
+    before = db.stat().st_mtime_ns
+    with held(db, read_only=True):
+        for args in reads:
+            result = runner.invoke(app, args)
+            assert result.exit_code == 0, (args, result.output)
+    assert db.stat().st_mtime_ns == before
