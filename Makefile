@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
 # Prefect: no telemetry, no analytics calls from an offline machine.
 export DO_NOT_TRACK := 1
@@ -12,12 +13,18 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: demo test lint check bench install clean serve screenshot
 
-install: $(STAMP)
+install: $(DEV_STAMP)
 
+# feedwatch alone: all the demo needs.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# The venv's own pip can be too old for trafilatura's extras: upgrade it first.
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# The tests', linters' and benchmarks' tools on top.
+$(DEV_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -28,10 +35,10 @@ demo: $(STAMP)
 serve: $(STAMP)
 	PREFECT_HOME=$(CURDIR)/.prefect BIN=$(BIN) bash scripts/serve.sh
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -39,16 +46,17 @@ lint: $(STAMP)
 check: lint test
 
 # Every figure a ratio against a baseline measured in the same run (docs/performance.md).
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_e2e.py
 	$(BIN)/python benchmarks/bench_steady.py
 	$(BIN)/python benchmarks/bench_topics.py
 	$(BIN)/python benchmarks/bench_store.py
 	$(BIN)/python benchmarks/bench_rescore.py
 	$(BIN)/python benchmarks/bench_extract.py
+	$(BIN)/python benchmarks/bench_overhead.py
 
 # docs/digest.png, from the demo site polled through the real flow (needs Debian's chromium).
-screenshot: $(STAMP)
+screenshot: $(DEV_STAMP)
 	PREFECT_HOME=$$(mktemp -d) $(BIN)/python scripts/digest_screenshot.py docs/digest.png
 
 clean:

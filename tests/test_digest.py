@@ -263,6 +263,14 @@ def test_the_guides_python_example_runs_with_pandas_and_polars(recent_db: Path) 
     (example,) = [b for b in _blocks(guide, "python") if ".df()" in b]
     scope: dict[str, object] = {}
     exec(example.replace("data/feedwatch.duckdb", str(recent_db)), scope)
-    hits, weekly = scope["hits"], scope["weekly"]
+    hits, per_topic, per_outlet = scope["hits"], scope["per_topic"], scope["per_outlet"]
     assert len(hits) == _sql(recent_db, "SELECT count(*) FROM topic_hits")[0][0]  # type: ignore[arg-type]
-    assert set(weekly["topic"]) == {"dprk-missiles", "dprk-russia"}  # type: ignore[index]
+    # The frames hold the numbers SQL gives, not only the right names.
+    assert per_topic.rows() == _sql(  # type: ignore[attr-defined]
+        recent_db,
+        "SELECT topic, sum(articles) FROM daily_topic_counts GROUP BY topic ORDER BY topic",
+    )
+    assert per_topic.columns == ["topic", "articles"]  # type: ignore[attr-defined]
+    assert dict(per_outlet) == dict(  # type: ignore[call-overload]
+        _sql(recent_db, "SELECT outlet, count(*) FROM topic_hits GROUP BY outlet")
+    )

@@ -34,9 +34,12 @@ class DemoArticle:
     alias: str | None = None
     page: str = "article"
     summary: str | None = None
+    filed: datetime | None = None  # the story's own date, when it is redated
 
     @property
     def path(self) -> str:
+        if self.filed:  # redated: an address without a date, the same on any day
+            return f"/{self.section}/{self.slug}.html"
         return f"/{self.section}/{self.date:%Y/%m/%d}/{self.slug}.html"
 
 
@@ -94,7 +97,9 @@ def _redated(articles: list[DemoArticle], until: datetime, days: int = 27) -> li
         back = round((len(order) - 1 - rank) * days / max(len(order) - 1, 1))
         # Hours off the story's own hour keep the times varied, and none in the future.
         when = until.replace(second=0, microsecond=0) - timedelta(days=back, hours=a.date.hour % 12)
-        out[i] = replace(a, date=when)
+        # Addresses and ids stay those of the story's own date: a demo run on another
+        # day finds the same stories (and adds nothing), only their dates are recent.
+        out[i] = replace(a, date=when, filed=a.date)
     return out
 
 
@@ -289,7 +294,7 @@ def _atom(outlet: str, public: str, base: str, articles: list[DemoArticle]) -> b
             f"""  <entry>
     <title>{_e(a.title)}</title>
     <link rel="alternate" type="text/html" href="{_e(link)}"/>
-    <id>tag:{public.removeprefix("https://")},{a.date:%Y-%m-%d}:world/{a.slug}</id>
+    <id>tag:{public.removeprefix("https://")},{a.filed or a.date:%Y-%m-%d}:world/{a.slug}</id>
     <published>{a.date.isoformat()}</published>
     <updated>{a.date.isoformat()}</updated>
     <author><name>{_e(a.author)}</name></author>
