@@ -46,6 +46,12 @@ def _feedwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     return subprocess.run([FEEDWATCH, *args], env=env, capture_output=True, text=True, timeout=400)
 
 
+def _run(
+    env: dict[str, str], feeds: Path, topics: Path, db: Path
+) -> subprocess.CompletedProcess[str]:
+    return _feedwatch(env, "run", "--feeds", str(feeds), "--topics", str(topics), "--db", str(db))
+
+
 @pytest.fixture
 def one_feed(tmp_path: Path, site: SiteServer) -> Path:
     return write_feeds(tmp_path / "feeds.yaml", {"demo-latest": site.url(RSS_PATH)})
@@ -55,9 +61,7 @@ def test_a_first_run_on_a_new_prefect_home_completes_and_the_next_has_nothing_to
     tmp_path: Path, one_feed: Path, topics_file: Path
 ) -> None:
     home, db = tmp_path / "new-prefect-home", tmp_path / "w.duckdb"
-    first = _feedwatch(
-        _env(home), "run", "--feeds", str(one_feed), "--topics", str(topics_file), "--db", str(db)
-    )
+    first = _run(_env(home), one_feed, topics_file, db)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "Traceback" not in first.stderr
     assert "Prefect is setting up its database" in first.stderr  # said once, on a new home
@@ -70,16 +74,7 @@ def test_a_first_run_on_a_new_prefect_home_completes_and_the_next_has_nothing_to
         con.close()
 
     # Nothing due now: answered from the warehouse alone. Prefect is not even reachable.
-    again = _feedwatch(
-        _env(home, PREFECT_API_URL=UNREACHABLE),
-        "run",
-        "--feeds",
-        str(one_feed),
-        "--topics",
-        str(topics_file),
-        "--db",
-        str(db),
-    )
+    again = _run(_env(home, PREFECT_API_URL=UNREACHABLE), one_feed, topics_file, db)
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.startswith("Nothing to do: the feed is not due; next: demo-latest at ")
     assert again.stderr == ""
@@ -100,15 +95,11 @@ def test_a_first_run_on_a_new_prefect_home_completes_and_the_next_has_nothing_to
 def test_an_unreachable_prefect_api_url_is_one_clear_line(
     tmp_path: Path, one_feed: Path, topics_file: Path
 ) -> None:
-    result = _feedwatch(
+    result = _run(
         _env(tmp_path / "home", PREFECT_API_URL=UNREACHABLE),
-        "run",
-        "--feeds",
-        str(one_feed),
-        "--topics",
-        str(topics_file),
-        "--db",
-        str(tmp_path / "w.duckdb"),
+        one_feed,
+        topics_file,
+        tmp_path / "w.duckdb",
     )
     assert result.returncode == 1
     assert result.stdout == ""
@@ -120,16 +111,8 @@ def test_an_unreachable_prefect_api_url_is_one_clear_line(
 def test_a_temporary_server_that_does_not_start_in_time_is_one_clear_line(
     tmp_path: Path, one_feed: Path, topics_file: Path
 ) -> None:
-    result = _feedwatch(
-        _env(tmp_path / "home", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1"),
-        "run",
-        "--feeds",
-        str(one_feed),
-        "--topics",
-        str(topics_file),
-        "--db",
-        str(tmp_path / "w.duckdb"),
-    )
+    env = _env(tmp_path / "home", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1")
+    result = _run(env, one_feed, topics_file, tmp_path / "w.duckdb")
     assert result.returncode == 1
     lines = [x for x in result.stderr.splitlines() if "setting up its database" not in x]
     assert len(lines) == 1, result.stderr
