@@ -98,19 +98,28 @@ class Mention:
 
 @dataclass(frozen=True)
 class Topic:
-    """A named topic: a boolean query and the threshold a match must reach."""
+    """A named topic: a boolean query, how its score is weighed, and the threshold a
+    match must reach (extractors/topics/scoring.py has the formula)."""
 
     name: str
     query: str
     version: str
     min_score: float = 1.0
-    min_sentences: int = 1  # distinct sentences where the query must hold
+    min_sentences: int = 1  # sentences (the headline one of them) where the query must hold
     description: str = ""
+    headline_weight: float = 2.0  # points when the query holds in the headline
+    lead_weight: float = 1.0  # points for each of the first lead_sentences where it holds
+    share_weight: float = 10.0  # points per unit of share: 10 × a fifth of the sentences = 2
+    lead_sentences: int = 2  # how many of the body's first sentences are its lead
 
 
 @dataclass(frozen=True)
 class TopicMatch:
-    """How one topic matched one article: the score, the verdict and why."""
+    """How one topic matched one article: the score, its parts, the verdict and why.
+
+    Made for every article with any of the topic's terms, hits and misses alike,
+    so that both "why did this match?" and "why was this left out?" have an answer.
+    """
 
     topic: str
     version: str
@@ -119,7 +128,15 @@ class TopicMatch:
     terms: tuple[str, ...] = ()
     mentions: tuple[Mention, ...] = field(default=())
     snippet: str | None = None
-    sentences: int = 0  # distinct sentences where the query held
+    sentences: int = 0  # sentences where the query held, the headline one of them
+    headline_points: float = 0.0  # the parts of the score: from the headline,
+    lead_points: float = 0.0  # from the lead,
+    share_points: float = 0.0  # from the share of the body's sentences where the query held
+    carrying: int = 0  # body sentences where the query held
+    total_sentences: int | None = 0  # body sentences (None: not counted, the query held nowhere)
+    share: float = 0.0  # how much of the body carries the query (carrying / total)
+    verdict: str = ""  # the rule that decided, in words
+    units: tuple[tuple[int, float], ...] = ()  # (0: headline, k: body sentence k; its count)
 
 
 @dataclass(frozen=True)

@@ -372,7 +372,7 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> No
         for r in rows:
             sys.stdout.write(json.dumps(dict(zip(columns, r, strict=True)), default=str) + "\n")
     elif fmt == "csv":
-        w = csv.writer(sys.stdout)
+        w = csv.writer(sys.stdout, lineterminator="\n")  # a line a row, as shell tools expect
         w.writerow(columns)
         w.writerows(rows)
     else:
@@ -475,6 +475,7 @@ def hits(
         stories = new_stories_of(con, start, topic)
     if fmt == "json":
         keep = (
+            "article_id",
             "topic",
             "score",
             "title",
@@ -504,6 +505,61 @@ def hits(
     out.print(table)
     out.print(
         f"{counted(len(stories), 'new story', 'new stories')} since {start:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+@app.command(cls=Command)
+def label(
+    article: Annotated[
+        str,
+        typer.Argument(
+            metavar="ARTICLE_ID", help="A stored article (its id, or the first characters of it)."
+        ),
+    ],
+    topic: Annotated[str, typer.Option("--topic", metavar="NAME", help="The topic judged.")],
+    yes: Annotated[
+        bool | None,
+        typer.Option("--yes/--no", help="The article is about the topic (--yes) or not (--no)."),
+    ] = None,
+    note: Annotated[
+        str | None, typer.Option("--note", metavar="TEXT", help="Why, for the record.")
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", metavar="NAME", help="Who judged [default: your login].")
+    ] = None,
+    db: DbOpt = DEFAULT_DB,
+    topics: TopicsOpt = None,
+) -> None:
+    """Store your verdict on an article: about the topic (--yes) or not (--no).
+
+    Labels become an evaluation set: 'feedwatch topics eval --labels-from-warehouse'
+    and 'feedwatch topics tune --labels-from-warehouse' measure the topics on them.
+    A new verdict on the same article and topic replaces the old one.
+    """
+    import getpass
+
+    from extractors.errors import ConfigError
+    from flows.settings import load_topics
+    from warehouse.queries import article_of, read_session, stored_match_of
+    from warehouse.store import Warehouse
+
+    with exit_codes():
+        if yes is None:
+            raise ConfigError("say --yes (about the topic) or --no (not about it)")
+        known = [ct.topic.name for ct in load_topics(topics or default_topics())]
+        if topic not in known:
+            raise ConfigError(f"--topic {topic!r}: no such topic (known: {', '.join(known)})")
+        with read_session(db) as con:
+            stored = article_of(con, article)
+            said = stored_match_of(con, stored["article_id"], topic)
+        who = by or getpass.getuser()
+        with Warehouse.open(db) as wh:
+            wh.set_label(stored["article_id"], topic, yes, note, who)
+    verdict = said["verdict"] if said else "miss: none of its terms is there"
+    agrees = (said is not None and said["matched"]) == yes
+    out.print(
+        f"Labelled {stored['article_id']} {'about' if yes else 'not about'} {topic} ({who})."
+        f" feedwatch said {verdict}" + ("" if agrees else " — they disagree: see 'topics tune'.")
     )
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from extractors.errors import ConfigError
 from flows._cli import (
+    DEFAULT_DB,
     Command,
+    DbOpt,
     TopicsOpt,
     check_format,
     default_topics,
@@ -22,6 +24,9 @@ from flows._cli import (
     open_input,
     out,
 )
+
+if TYPE_CHECKING:
+    from extractors.topics import TopicSet
 
 topics_app = typer.Typer(
     help="Check topic definitions against text.", no_args_is_help=True, rich_markup_mode=None
@@ -63,17 +68,54 @@ def topics_check(
         )
 
 
+CasesArg = Annotated[
+    Path | None,
+    typer.Argument(
+        metavar="[CASES]",
+        help='Labelled cases, one JSON object a line: {"id", "title", "text", "labels":'
+        " {topic: true|false}}; - for standard input.",
+        show_default=False,
+    ),
+]
+FromWarehouseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--labels-from-warehouse",
+        help="Also the verdicts analysts stored with 'feedwatch label' (in --db).",
+    ),
+]
+
+
+def _labelled(cases: Path | None, from_warehouse: bool, db: Path) -> list[dict[str, Any]]:
+    """The evaluation set: a JSON-lines file, the warehouse's labels, or both."""
+    if cases is None and not from_warehouse:
+        raise ConfigError("give a CASES file, --labels-from-warehouse, or both")
+    rows = _read_cases(cases, labelled=True) if cases is not None else []
+    if from_warehouse:
+        from warehouse.queries import labelled_cases_of, read_session
+
+        with read_session(db) as con:
+            stored = labelled_cases_of(con)
+        if not stored:
+            raise ConfigError(f"{db}: no labels stored yet ('feedwatch label ARTICLE --topic T')")
+        rows += stored
+    return rows
+
+
 @topics_app.command("eval", cls=Command)
 def topics_eval(
-    cases: Annotated[
-        Path,
-        typer.Argument(
-            metavar="CASES",
-            help='Labelled cases, one JSON object a line: {"id", "title", "text", "labels":'
-            " {topic: true|false}}; - for standard input.",
-        ),
-    ],
+    cases: CasesArg = None,
     topics: TopicsOpt = None,
+    from_warehouse: FromWarehouseOpt = False,
+    db: DbOpt = DEFAULT_DB,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            metavar="FIELD",
+            help="Figures apart for each value of a field of the cases (lang).",
+        ),
+    ] = None,
     fmt: Annotated[str, format_opt("table", "json")] = "table",
     min_precision: Annotated[
         float,
@@ -91,18 +133,22 @@ def topics_eval(
     check_format(fmt, ("table", "json"))
     with exit_codes():
         compiled = load_topics(topics or default_topics())
-        rows = _read_cases(cases, labelled=True)
-    scores = evaluate(compiled, rows)
+        rows = _labelled(cases, from_warehouse, db)
+    scores = evaluate(compiled, rows, by=by)
     if fmt == "json":
         for sc in scores:
-            sys.stdout.write(
-                json.dumps(vars(sc) | {"precision": sc.precision, "recall": sc.recall}) + "\n"
-            )
+            row = vars(sc) | {"precision": sc.precision, "recall": sc.recall}
+            if not by:
+                row.pop("group")
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
-        table = Table("topic", "cases", "precision", "recall", "false positives", "false negatives")
+        table = Table("topic", *([by] if by else []), "cases", "precision", "recall")
+        table.add_column("false positives", overflow="fold")
+        table.add_column("false negatives", overflow="fold")
         for sc in scores:
             table.add_row(
                 sc.topic,
+                *([sc.group] if by else []),
                 str(sc.cases),
                 f"{sc.precision:.3f}",
                 f"{sc.recall:.3f}",
@@ -111,7 +157,8 @@ def topics_eval(
             )
         out.print(table)
     short = [
-        f"{sc.topic}: {name} {value:.3f} is below --min-{name} {bound:g}"
+        f"{sc.topic}{f' ({by} {sc.group})' if by else ''}: {name} {value:.3f} is below"
+        f" --min-{name} {bound:g}"
         for sc in scores
         for name, value, bound in (
             ("precision", sc.precision, min_precision),
@@ -123,6 +170,145 @@ def topics_eval(
         err.print(f"feedwatch: {line}", markup=False)
     if short:
         raise typer.Exit(1)
+
+
+@topics_app.command("tune", cls=Command)
+def topics_tune(
+    topic: Annotated[str, typer.Option("--topic", metavar="NAME", help="The topic to tune.")],
+    cases: CasesArg = None,
+    topics: TopicsOpt = None,
+    from_warehouse: FromWarehouseOpt = False,
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Precision and recall for other thresholds and weights; changes nothing.
+
+    Each case is matched once with the topic as topics.yaml defines it, then judged
+    again under each setting: min_score over a range, then each weight (headline,
+    lead, share) and the lead's length in turn, the others as they are.
+    """
+    from extractors.topics.evaluate import tune
+    from flows.settings import load_topics
+
+    with exit_codes():
+        compiled = load_topics(topics or default_topics())
+        known = [ct.topic.name for ct in compiled]
+        if topic not in known:
+            raise ConfigError(f"--topic {topic!r}: no such topic (known: {', '.join(known)})")
+        rows = _labelled(cases, from_warehouse, db)
+        thresholds, weights = tune(compiled, topic, rows)
+    for title, settings in (("threshold", thresholds), ("weights", weights)):
+        table = Table(title=f"{topic} by {title}", title_justify="left")
+        table.add_column("setting", no_wrap=True)
+        for name in ("P", "R", "F1", "FP", "FN"):
+            table.add_column(name, justify="right", no_wrap=True)
+        for st in settings:
+            table.add_row(
+                st.changed or f"min_score {st.topic.min_score:g}, as topics.yaml",
+                f"{st.score.precision:.3f}",
+                f"{st.score.recall:.3f}",
+                f"{st.score.f1:.3f}",
+                str(len(st.score.false_positives)),
+                str(len(st.score.false_negatives)),
+                style="bold" if not st.changed else None,
+            )
+        out.print(table)
+    out.print("P precision, R recall, FP false positives, FN false negatives.")
+    labelled = thresholds[0].score.cases
+    out.print(f"{topic}: {labelled} labelled cases; topics.yaml is unchanged.")
+
+
+@topics_app.command("explain", cls=Command)
+def topics_explain(
+    topic: Annotated[str, typer.Option("--topic", metavar="NAME", help="The topic.")],
+    article: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[ARTICLE_ID]",
+            help="A stored article (its id, or the first characters of it).",
+            show_default=False,
+        ),
+    ] = None,
+    jsonl: Annotated[
+        Path | None,
+        typer.Option("--jsonl", metavar="FILE", help="Explain these cases instead; - for stdin."),
+    ] = None,
+    topics: TopicsOpt = None,
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Why an article is a hit of a topic, or why it was left out.
+
+    Prints the verdict and the parts of the score: the headline, the lead, each
+    sentence where the query holds and the share of the text they make, with the
+    terms found.
+    """
+    from flows.settings import load_topics
+
+    with exit_codes():
+        compiled = load_topics(topics or default_topics())
+        known = [ct.topic.name for ct in compiled]
+        if topic not in known:
+            raise ConfigError(f"--topic {topic!r}: no such topic (known: {', '.join(known)})")
+        if (article is None) == (jsonl is None):
+            raise ConfigError("give an ARTICLE_ID or --jsonl CASES (one of the two)")
+        one = compiled.only([topic])
+        if jsonl is not None:
+            for case in _read_cases(jsonl):
+                _explain(one, str(case["id"]), case["title"], case["text"])
+            return
+        assert article is not None
+        from warehouse.queries import article_of, read_session, stored_match_of
+
+        with read_session(db) as con:
+            stored = article_of(con, article)
+            kept = stored_match_of(con, stored["article_id"], topic)
+    if stored["text_source"] == "pruned":
+        out.print(f"{stored['article_id']}: its text was pruned; the stored verdict:")
+        out.print(f"  {kept['verdict'] if kept else 'no terms of the topic were found'}")
+        return
+    _explain(one, stored["article_id"], stored["title"], stored["text"], stored["url"])
+
+
+def _explain(
+    topics: TopicSet, case_id: str, title: str | None, text: str, url: str | None = None
+) -> None:
+    from extractors.topics.normalize import sentence_bounds
+
+    (ct,) = list(topics)
+    found = topics.match(title, text)
+    out.print(f"[bold]{case_id}[/bold]{f'  {url}' if url else ''}", markup=True)
+    out.print(f"  headline: {title or '(none)'}", markup=False)
+    if not found:
+        out.print(f"  {ct.topic.name}: miss: none of its terms is here", markup=False)
+        out.print()
+        return
+    m = found[0]
+    out.print(f"  {ct.topic.name}: {m.verdict}", markup=False)
+    bounds = sentence_bounds(text)
+    weights = dict(m.units)
+    terms_at: dict[int, list[str]] = {}
+    for x in m.mentions:
+        unit = (
+            0
+            if x.field == "title"
+            else 1 + next((i for i, (a, b) in enumerate(bounds) if a <= x.start < b), 0)
+        )
+        terms_at.setdefault(unit, []).append(x.term)
+    if 0 in weights:
+        out.print(f"  ✓ headline: {', '.join(dict.fromkeys(terms_at.get(0, [])))}", markup=False)
+    for unit, count in weights.items():
+        if unit == 0:
+            continue
+        a, b = bounds[unit - 1]
+        where = "lead" if unit <= ct.topic.lead_sentences else "body"
+        sentence = " ".join(text[a:b].split())
+        weight = "" if count == 1 else f" (counts {count:g})"
+        out.print(
+            f"  ✓ sentence {unit} of {len(bounds)} ({where}){weight}: {sentence}", markup=False
+        )
+    if not weights:
+        terms = ", ".join(m.terms)
+        out.print(f"  terms found, never together as the query asks: {terms}", markup=False)
+    out.print()
 
 
 def _read_cases(path: Path, *, labelled: bool = False) -> list[dict[str, Any]]:
@@ -160,7 +346,8 @@ def _read_cases(path: Path, *, labelled: bool = False) -> list[dict[str, Any]]:
                 '"labels" must be an object of topic names to true or false', path=str(path), line=n
             )
         cases.append(
-            {
+            case
+            | {
                 "id": case["id"],
                 "title": case.get("title") or "",
                 "text": case.get("text") or "",

@@ -20,6 +20,7 @@ from extractors.errors import ConfigError, TopicSyntaxError
 from extractors.http import HttpSettings
 from extractors.models import FeedSpec, Topic
 from extractors.topics import CompiledTopic, TopicSet, compile_topic
+from extractors.topics.scoring import SCORING_RULES
 from flows.units import parse_duration, parse_size
 
 __all__ = [
@@ -49,7 +50,25 @@ _FETCH_KEYS = {
     "per_host": ("per_host", "count"),
     "max_redirects": ("max_redirects", "count"),
 }
-_TOPIC_KEYS = {"name", "query", "description", "min_score", "min_sentences", "aliases"}
+_TOPIC_KEYS = {
+    "name",
+    "query",
+    "description",
+    "min_score",
+    "min_sentences",
+    "aliases",
+    "headline_weight",
+    "lead_weight",
+    "share_weight",
+    "lead_sentences",
+}
+# Scoring settings a topic may change: key → (kind, Topic's default).
+_WEIGHTS = {
+    "headline_weight": ("number", Topic.headline_weight),
+    "lead_weight": ("number", Topic.lead_weight),
+    "share_weight": ("number", Topic.share_weight),
+    "lead_sentences": ("count", Topic.lead_sentences),
+}
 
 
 def parse_interval(value: str | int) -> int:
@@ -234,8 +253,10 @@ def topic_version(
     min_score: float,
     min_sentences: int = 1,
     aliases: dict[str, list[str]] | None = None,
+    weights: dict[str, float] | None = None,
 ) -> str:
-    """A topic's version: a hash of what decides its matches (not its description).
+    """A topic's version: a hash of what decides its matches (not its description),
+    the scoring rules of this feedwatch included, so that a new rule means a rescore.
 
     Only the aliases the query uses count, so editing another topic's list
     leaves this topic's version alone.
@@ -246,6 +267,8 @@ def topic_version(
         "min_score": min_score,
         "min_sentences": min_sentences,
         "aliases": {k: v for k, v in sorted((aliases or {}).items()) if k in used},
+        "weights": dict(sorted((weights or {}).items())),
+        "scoring": SCORING_RULES,
     }
     canonical = json.dumps(definition, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
@@ -325,6 +348,17 @@ def load_topics(path: str | Path) -> TopicSet:
                 or min_sentences < 1
             ):
                 raise doc.error(vnode, f"{what}: min_sentences must be a whole number ≥ 1")
+        weights: dict[str, float] = {}
+        for key, (kind, _) in _WEIGHTS.items():
+            if key in fields:
+                vnode = fields[key][1]
+                value = doc.scalar(vnode, f"{what}: {key}")
+                if kind == "count":
+                    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                        raise doc.error(vnode, f"{what}: {key} must be a whole number ≥ 0")
+                elif not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                    raise doc.error(vnode, f"{what}: {key} must be a number ≥ 0")
+                weights[key] = value
         description = ""
         if "description" in fields:
             description = str(doc.scalar(fields["description"][1], f"{what}: description"))
@@ -334,10 +368,11 @@ def load_topics(path: str | Path) -> TopicSet:
         topic = Topic(
             name=name,
             query=query,
-            version=topic_version(query, min_score, min_sentences, aliases),
+            version=topic_version(query, min_score, min_sentences, aliases, weights),
             min_score=min_score,
             min_sentences=min_sentences,
             description=description,
+            **weights,  # type: ignore[arg-type]
         )
         try:
             topics.append(compile_topic(topic, aliases=aliases))

@@ -53,10 +53,54 @@ def test_near_does_not_bridge_title_and_text() -> None:
     assert _match("seoul NEAR/3 moscow", "Moscow said", title="Seoul") is None
 
 
-def test_score_counts_occurrences_and_headline_double() -> None:
-    assert _match("kursk", "Kursk, Kursk and Kursk") == 3
-    assert _match("kursk", "Kursk", title="Kursk") == 3
-    assert _match("kursk", "Kursk", min_score=2) is None
+def test_a_sentence_counts_once_however_many_terms_it_holds() -> None:
+    # One sentence, the lead: 1 for the lead + 10 × 1/10 (a short text counts as 10).
+    assert _match("kursk", "Kursk, Kursk and Kursk") == 2
+    # The headline too: 2 more.
+    assert _match("kursk", "Kursk", title="Kursk") == 4
+
+
+def _long(carrying: set[int], n: int, term: str = "Kursk") -> str:
+    return " ".join(
+        f"Sentence {i} names {term} here." if i in carrying else f"Sentence {i} is about rain."
+        for i in range(1, n + 1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("title", "carrying", "n", "score"),
+    [
+        ("Kursk", set(), 0, 2),  # a headline alone
+        ("", {1}, 1, 2),  # a one-sentence item: the lead, and 1 of (at least) 10
+        ("", {5}, 8, 1),  # one sentence deep in a short article: 1 of 10, no lead
+        ("", {3, 9, 20, 31, 44}, 50, 1),  # five sentences of fifty: 10 %
+        ("", set(range(1, 26)), 50, 7),  # half of fifty, two in the lead: 2 + 5 (the cap)
+        ("", {300, 301, 302, 303, 304, 305}, 770, 0.078),  # a long report, in passing
+        ("Kursk", {1, 2, 3, 4}, 12, 7.333),  # headline 2 + lead 2 + 10 × 4/12
+    ],
+)
+def test_where_and_how_much(title: str, carrying: set[int], n: int, score: float) -> None:
+    topic = compile_topic(Topic("t", "kursk", "v"))
+    (m,) = match_topics([topic], title, _long(carrying, n))
+    assert m.score == score, m.verdict
+    assert m.carrying == len(carrying) and m.total_sentences == n
+    assert m.matched is (score >= 1)
+
+
+def test_every_verdict_says_why() -> None:
+    topic = compile_topic(Topic("t", "kursk AND troops", "v", min_score=2))
+    (hit,) = match_topics([topic], "Troops in Kursk", "Troops went to Kursk. Rain.")
+    assert hit.matched
+    assert hit.verdict == (
+        "hit: headline 2 + lead 1 + share 1 (1 of 2, counted as 10 sentences: 10%) = 4 ≥ 2"
+    )
+    (miss,) = match_topics([topic], "Weather", _long({7}, 40, "Kursk troops"))
+    assert not miss.matched
+    assert miss.verdict == "miss: share 0.25 (1 of 40 sentences: 2%) = 0.25 < min_score 2"
+    (none,) = match_topics([topic], "Weather", "Kursk is a city. Troops are soldiers.")
+    assert not none.matched and none.score == 0
+    assert none.verdict.startswith("miss: the query holds in no sentence")
+    assert none.terms == ("kursk", "troops")  # what was there, in order
 
 
 @pytest.mark.parametrize(

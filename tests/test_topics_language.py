@@ -30,7 +30,7 @@ def _hit(query: str, text: str, title: str = "", **kw: object) -> bool:
         ("*bündnis", "Bündnisse", False),
         ('"north korean*"', "North Koreans arrived", True),
         ("a NEAR/s b", "a one two three four five six b.", True),
-        ("a NEAR/s b", "a one. b two.", False),
+        ("a NEAR/s b", "a one. B two.", False),
         ("title:kursk", "Kursk", False),
         ("@ru", "talks in Moscow", True),
         ("@ru AND kursk", "Russia's Kursk", True),
@@ -61,9 +61,13 @@ def test_language(query: str, text: str, hit: bool) -> None:
 
 def test_title_field_and_weights() -> None:
     assert _hit("title:kursk", "nothing", title="Battle for Kursk")
+    # A sentence counts by its strongest clause: kursk^3, in the lead (3) and as 3 of
+    # (at least) 10 sentences (3).
     topic = compile_topic(Topic("t", "kursk^3 OR moscow", "v"))
     (m,) = TopicSet([topic]).match("", "Kursk and Moscow")
-    assert m.score == 4
+    assert m.score == 6
+    (m,) = TopicSet([topic]).match("", "Moscow")
+    assert m.score == 2
 
 
 def test_min_sentences() -> None:
@@ -77,7 +81,7 @@ def test_min_sentences() -> None:
 def test_near_scores_once_per_sentence() -> None:
     topic = compile_topic(Topic("t", "(pyongyang OR kim) NEAR/10 (russia OR kursk OR moscow)", "v"))
     (m,) = TopicSet([topic]).match("", "Pyongyang and Kim sent men to Russia's Kursk via Moscow.")
-    assert m.score == 1 and m.sentences == 1
+    assert m.score == 2 and m.sentences == 1  # the lead, and 1 of (at least) 10 sentences
 
 
 @pytest.mark.parametrize(
@@ -133,3 +137,40 @@ def test_default_topic_precision_and_recall_on_the_development_set(topics_file: 
     assert score.cases == len(cases)
     assert score.precision >= 0.95, score.false_positives
     assert score.recall >= 0.95, score.false_negatives
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        # Initials and abbreviations end no sentence: news English is full of them.
+        ("N. Korea sent troops, the U.S. said. Mr. Kim met Gen. Belousov.", 2),
+        ("It was on Jan. 5, officials said. Then more came.", 2),
+        ("am 17. Oktober kamen Soldaten. Danach mehr.", 2),
+        ("Shells arrived. then nothing.", 1),  # no sentence starts in lower case
+        ("Troops arrived! Did they fight? Yes.", 3),
+        ("朝鲜派兵。俄罗斯欢迎。", 2),
+        ("Line one\nLine two", 2),
+    ],
+)
+def test_sentences(text: str, sentences: int) -> None:
+    from extractors.topics.normalize import sentence_bounds
+
+    assert len(sentence_bounds(text)) == sentences
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "hit"),
+    [
+        # Quoted, a Korean or Chinese term is a whole word: the one-syllable forms of
+        # headlines match alone, not at the start of every other word.
+        ('"러" AND "북"', "북·러 군사협력 강화", True),
+        ('"러" AND "북"', "북-러 정상회담", True),
+        ('"러"', "러브스토리", False),
+        ("러", "러브스토리", True),
+        ('"北"', "北, 미사일 발사", True),
+        ('"北"', "北京", False),
+        ("北", "北京", True),
+    ],
+)
+def test_whole_word_terms(query: str, text: str, hit: bool) -> None:
+    assert _hit(query, text) is hit

@@ -175,6 +175,38 @@ def _step_6_views(con: duckdb.DuckDBPyConnection) -> None:
     """Tables unchanged; feed_health's stale rule fixed. Views are remade by _finish."""
 
 
+def _step_7_explained_scores(con: duckdb.DuckDBPyConnection) -> None:
+    """The parts of every topic score (topic_matches), each version's weights (topics),
+    and analysts' labels (topic_labels). Stored matches keep NULL parts until a rescore."""
+    for column, kind in (
+        ("headline_points", "DOUBLE"),
+        ("lead_points", "DOUBLE"),
+        ("share_points", "DOUBLE"),
+        ("carrying_sentences", "INTEGER"),
+        ("total_sentences", "INTEGER"),
+        ("share", "DOUBLE"),
+        ("verdict", "VARCHAR"),
+    ):
+        con.execute(f"ALTER TABLE topic_matches ADD COLUMN {column} {kind}")
+    _rebuild(
+        con,
+        "topics",
+        """CREATE TABLE topics (
+            topic VARCHAR NOT NULL, version VARCHAR NOT NULL, query VARCHAR NOT NULL,
+            min_score DOUBLE NOT NULL, min_sentences INTEGER NOT NULL, description VARCHAR,
+            first_seen_at TIMESTAMPTZ NOT NULL, current BOOLEAN NOT NULL,
+            rescored_at TIMESTAMPTZ, headline_weight DOUBLE, lead_weight DOUBLE,
+            share_weight DOUBLE, lead_sentences INTEGER, PRIMARY KEY (topic, version))""",
+        "SELECT *, NULL, NULL, NULL, NULL FROM topics",
+    )
+    con.execute(
+        """CREATE TABLE topic_labels (
+            article_id VARCHAR NOT NULL, topic VARCHAR NOT NULL, label BOOLEAN NOT NULL,
+            note VARCHAR, labelled_by VARCHAR NOT NULL, labelled_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (article_id, topic))"""
+    )
+
+
 # Step n takes a warehouse from version n - 1 to version n.
 STEPS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     2: _step_2_polling,
@@ -182,6 +214,7 @@ STEPS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     4: _step_4_near_duplicates,
     5: _step_5_integer_keys,
     6: _step_6_views,
+    7: _step_7_explained_scores,
 }
 SCHEMA_VERSION = max(STEPS)
 

@@ -20,6 +20,7 @@ __all__ = [
     "STORED_SOURCES",
     "FeedHealth",
     "Result",
+    "article_of",
     "check_path",
     "check_topic",
     "current_topics_of",
@@ -28,11 +29,13 @@ __all__ = [
     "feed_health_of",
     "feed_states_of",
     "feed_titles_of",
+    "labelled_cases_of",
     "latest_hit_days_of",
     "new_stories_of",
     "read_session",
     "run_read_only",
     "stored_feeds_of",
+    "stored_match_of",
     "top_hits_of",
     "topics_to_rescore_of",
 ]
@@ -223,7 +226,7 @@ def new_stories_of(
     """
     cursor = con.execute(
         """
-        SELECT topic, score, title, link, outlet, published_at, snippet, terms, copies,
+        SELECT article_id, topic, score, title, link, outlet, published_at, snippet, terms, copies,
                first_seen, cluster_id,
                list_sort(list_distinct(list_filter(
                    [substring(CASE x.field WHEN 'title' THEN title ELSE text END,
@@ -283,3 +286,54 @@ def latest_hit_days_of(con: duckdb.DuckDBPyConnection) -> dict[str, date]:
     """The last day each current topic had a hit (publication date, else fetch date)."""
     rows = con.execute("SELECT topic, max(day) FROM daily_topic_counts GROUP BY topic").fetchall()
     return dict(rows)
+
+
+def article_of(con: duckdb.DuckDBPyConnection, article: str) -> dict[str, Any]:
+    """The stored article with this id, or with an id that starts so (at least 6
+    characters, one article only): its id, title, text and where the text came from."""
+    if len(article) < 6:
+        raise ConfigError(f"{article!r}: give at least 6 characters of the article's id")
+    rows = con.execute(
+        "SELECT article_id, title, text, text_source, canonical_url FROM articles"
+        " WHERE starts_with(article_id, ?) LIMIT 2",
+        [article],
+    ).fetchall()
+    if not rows:
+        raise ConfigError(f"{article!r}: no stored article has this id")
+    if len(rows) > 1:
+        raise ConfigError(f"{article!r}: several articles' ids start so; give more of it")
+    keys = ("article_id", "title", "text", "text_source", "url")
+    return dict(zip(keys, rows[0], strict=True))
+
+
+def stored_match_of(
+    con: duckdb.DuckDBPyConnection, article_id: str, topic: str
+) -> dict[str, Any] | None:
+    """The stored match of the current version of a topic, with the parts of its score."""
+    cursor = con.execute(
+        "SELECT score, matched, verdict, headline_points, lead_points, share_points,"
+        " carrying_sentences, total_sentences, share, terms, snippet"
+        " FROM current_topic_matches WHERE article_id = ? AND topic = ?",
+        [article_id, topic],
+    )
+    columns = [d[0] for d in cursor.description or []]
+    row = cursor.fetchone()
+    return dict(zip(columns, row, strict=True)) if row else None
+
+
+def labelled_cases_of(
+    con: duckdb.DuckDBPyConnection, topic: str | None = None
+) -> list[dict[str, Any]]:
+    """Analysts' labels as evaluation cases: {id, title, text, labels: {topic: bool}}, one
+    per article (articles whose text was pruned are left out: nothing to match)."""
+    rows = con.execute(
+        "SELECT l.article_id, a.title, a.text, map_from_entries(list((l.topic, l.label)))"
+        " FROM topic_labels l JOIN articles a USING (article_id)"
+        " WHERE (CAST(? AS VARCHAR) IS NULL OR l.topic = ?) AND a.text_source <> 'pruned'"
+        " GROUP BY ALL ORDER BY 1",
+        [topic, topic],
+    ).fetchall()
+    return [
+        {"id": aid, "title": title or "", "text": text, "labels": dict(labels)}
+        for aid, title, text, labels in rows
+    ]

@@ -97,16 +97,25 @@ CREATE TABLE IF NOT EXISTS article_bands (
     stored_on DATE NOT NULL              -- when it was stored: copies are looked for among the last 30 days
 );
 
+-- One row per article and topic version for every article with any of the topic's terms:
+-- hits (matched) and the near-misses beside them, each with the parts of its score.
 CREATE TABLE IF NOT EXISTS topic_matches (
     article_id VARCHAR NOT NULL,         -- the article matched (articles.article_id)
     topic VARCHAR NOT NULL,              -- the topic's name in topics.yaml
     topic_version VARCHAR NOT NULL,      -- hash of the topic's definition when it matched
-    score DOUBLE NOT NULL,               -- how strongly the query held (term occurrences; headline counts double)
+    score DOUBLE NOT NULL,               -- headline_points + lead_points + share_points (docs/topics.md)
     matched BOOLEAN NOT NULL,            -- true when score reached the topic's min_score: a hit
-    terms VARCHAR[] NOT NULL,            -- the distinct query terms found where the query held
-    snippet VARCHAR,                     -- the sentence(s) where the whole query first held
+    terms VARCHAR[] NOT NULL,            -- the distinct query terms found where the query held (a near-miss: found anywhere)
+    snippet VARCHAR,                     -- the sentence(s) where the whole query first held; NULL when it held nowhere
     mentions STRUCT(term VARCHAR, field VARCHAR, start_offset INTEGER, end_offset INTEGER, snippet VARCHAR)[] NOT NULL,  -- each term occurrence: field ('title'/'text'), character offsets into it, its sentence
-    matched_at TIMESTAMPTZ NOT NULL      -- when the match was computed
+    matched_at TIMESTAMPTZ NOT NULL,     -- when the match was computed
+    headline_points DOUBLE,              -- points from the headline: headline_weight when the query holds there
+    lead_points DOUBLE,                  -- points from the lead: lead_weight for each of its first sentences where the query holds
+    share_points DOUBLE,                 -- points from the share: share_weight × share, at most 5
+    carrying_sentences INTEGER,          -- body sentences where the query holds
+    total_sentences INTEGER,             -- body sentences; NULL where the query held in none (not counted)
+    share DOUBLE,                        -- carrying_sentences / total_sentences (a body under 10 sentences counts as 10)
+    verdict VARCHAR                      -- the rule that decided, in words: 'hit: headline 2 + share 1.3 (…) = 3.3 ≥ 2'
 );
 
 CREATE TABLE IF NOT EXISTS topics (
@@ -119,7 +128,23 @@ CREATE TABLE IF NOT EXISTS topics (
     first_seen_at TIMESTAMPTZ NOT NULL,  -- when feedwatch first ran with this version
     current BOOLEAN NOT NULL,            -- true for the version topics.yaml held at the last poll or rescore
     rescored_at TIMESTAMPTZ,             -- when every stored article was matched against this version; NULL: not yet
+    headline_weight DOUBLE,              -- the scoring of this version (docs/topics.md): points for the headline,
+    lead_weight DOUBLE,                  -- for each lead sentence,
+    share_weight DOUBLE,                 -- per unit of share,
+    lead_sentences INTEGER,              -- and how many first sentences are the lead
     PRIMARY KEY (topic, version)
+);
+
+-- Analysts' verdicts: whether an article is about a topic, whatever feedwatch said.
+-- `feedwatch label` writes them; `feedwatch topics eval --labels-from-warehouse` reads them.
+CREATE TABLE IF NOT EXISTS topic_labels (
+    article_id VARCHAR NOT NULL,         -- the article judged (articles.article_id)
+    topic VARCHAR NOT NULL,              -- the topic's name in topics.yaml
+    label BOOLEAN NOT NULL,              -- true: the article is about the topic; false: it is not
+    note VARCHAR,                        -- why, in the analyst's words
+    labelled_by VARCHAR NOT NULL,        -- who judged it (--by, else the user's login name)
+    labelled_at TIMESTAMPTZ NOT NULL,    -- when; a new verdict on the same article and topic replaces the old
+    PRIMARY KEY (article_id, topic)
 );
 
 CREATE TABLE IF NOT EXISTS runs (

@@ -130,6 +130,16 @@ class Warehouse:
                 )
         return bool(found)
 
+    def set_label(
+        self, article_id: str, topic: str, label: bool, note: str | None, by: str
+    ) -> None:
+        """An analyst's verdict on an article and a topic; it replaces an earlier one."""
+        with transaction(self.con):
+            self.con.execute(
+                "INSERT OR REPLACE INTO topic_labels VALUES (?, ?, ?, ?, ?, ?)",
+                [article_id, topic, label, note, by, datetime.now(UTC)],
+            )
+
     def unknown_entries(self, polls: Sequence[FeedPoll]) -> list[tuple[str, EntryData]]:
         """The (feed, entry) pairs of these polls not stored yet, first occurrence only."""
         pairs: dict[tuple[str, str], EntryData] = {}
@@ -565,7 +575,10 @@ class Warehouse:
                 )
             else:
                 self.con.execute(
-                    "INSERT INTO topics VALUES (?, ?, ?, ?, ?, ?, ?, true, ?)",
+                    "INSERT INTO topics BY NAME SELECT ? AS topic, ? AS version, ? AS query,"
+                    " ? AS min_score, ? AS min_sentences, ? AS description, ? AS first_seen_at,"
+                    " true AS current, ? AS rescored_at, ? AS headline_weight,"
+                    " ? AS lead_weight, ? AS share_weight, ? AS lead_sentences",
                     [
                         t.name,
                         t.version,
@@ -575,6 +588,10 @@ class Warehouse:
                         t.description,
                         now,
                         None if has_articles else now,
+                        t.headline_weight,
+                        t.lead_weight,
+                        t.share_weight,
+                        t.lead_sentences,
                     ],
                 )
         return topics_to_rescore_of(self.con, topics)
@@ -646,4 +663,11 @@ def _match_row(article_id: str, m: TopicMatch, now: datetime) -> dict[str, Any]:
             for x in m.mentions
         ],
         "matched_at": now,
+        "headline_points": m.headline_points,
+        "lead_points": m.lead_points,
+        "share_points": m.share_points,
+        "carrying_sentences": m.carrying,
+        "total_sentences": m.total_sentences,
+        "share": m.share,
+        "verdict": m.verdict,
     }

@@ -5,8 +5,10 @@ per topic set. An article is tokenised once, its normalised tokens joined
 by spaces, and the automaton finds every term in a single pass: exact words
 and phrases (" north korea "), prefixes (" russia…", Korean nouns with their
 particles), suffixes ("…bündnis ") and Chinese/Japanese substrings. The
-boolean query is then evaluated on those hits; nothing is a regex per term.
-Each result explains itself: every mention with its field, offsets and sentence.
+boolean query is then evaluated on those hits, in the headline and in each
+sentence of the body on its own; scoring.py turns where it held into a score.
+Nothing is a regex per term. Each result explains itself: the parts of its
+score, and every mention with its field, offsets and sentence.
 """
 
 from __future__ import annotations
@@ -23,16 +25,28 @@ import ahocorasick
 from extractors.errors import TopicSyntaxError
 from extractors.models import Mention, Topic, TopicMatch
 from extractors.topics.normalize import WORD, normalize_word, sentence_bounds
-from extractors.topics.query import And, Field, Near, Node, Not, Or, Term, all_terms, parse_query
+from extractors.topics.query import (
+    And,
+    Field,
+    Near,
+    Node,
+    Not,
+    Or,
+    Term,
+    all_terms,
+    parse_query,
+    terms_of,
+)
+from extractors.topics.scoring import Score, score_units
 
 __all__ = ["CompiledTopic", "Document", "TopicSet", "compile_topic", "match_topics"]
 
-TITLE_WEIGHT = 2.0  # a term in the headline says more than one deep in the text
 _FIELD_GAP = 10_000  # word positions between title and text: NEAR never bridges them
 MAX_MENTIONS = 50
 SNIPPET_CHARS = 300
 
 _Key = tuple[tuple[str, ...], str]  # (normalised words, mode)
+_Occurrences = dict[_Key, list[tuple[int, int]]]  # key → [(first token, token count)]
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,7 @@ class Document:
         self.offset_of = offsets[: len(self.norms)]
         self._chars: list[tuple[int, int]] | None = None
         self._sentence: list[int] | None = None
+        self._unit: list[int] | None = None
         self._bounds: dict[str, list[tuple[int, int]]] = {}
 
     def __len__(self) -> int:
@@ -123,6 +138,19 @@ class Document:
             self._sentence = numbers
         return self._sentence[i]
 
+    def unit(self, i: int) -> int:
+        """Where token i is, for scoring: 0 for the headline, k for the body's k-th sentence."""
+        if self._unit is None:
+            first_text = self.sentence(self.n_title) if len(self) > self.n_title else 0
+            self._unit = [0] * self.n_title + [
+                1 + self.sentence(k) - first_text for k in range(self.n_title, len(self))
+            ]
+        return self._unit[i]
+
+    @property
+    def body_sentences(self) -> int:
+        return len(self.bounds("text")) if self.n_title < len(self) else 0
+
     def snippet(self, field_name: str, start: int, end: int) -> str:
         """The sentence(s) of a field that hold the characters start…end."""
         text = self.fields[field_name]
@@ -153,6 +181,11 @@ class TopicSet:
 
     def __init__(self, topics: Iterable[CompiledTopic]):
         self.topics = list(topics)
+        # A topic is looked at in an article only where one of its own terms is.
+        self._positive: dict[str, dict[_Key, Term]] = {
+            ct.topic.name: {(t.words, t.mode): t for t in reversed(terms_of(ct.tree))}
+            for ct in self.topics
+        }
         by_pattern: dict[str, list[_Key]] = defaultdict(list)
         for ct in self.topics:
             for term in all_terms(ct.tree):
@@ -180,9 +213,9 @@ class TopicSet:
         wanted = set(names)
         return TopicSet(ct for ct in self.topics if ct.topic.name in wanted)
 
-    def find(self, doc: Document) -> dict[_Key, list[tuple[int, int]]]:
+    def find(self, doc: Document) -> _Occurrences:
         """Every occurrence of every term: key → [(first token, token count)]."""
-        found: dict[_Key, list[tuple[int, int]]] = defaultdict(list)
+        found: _Occurrences = defaultdict(list)
         if self._empty or not len(doc):
             return found
         for end, (pattern, keys) in self._automaton.iter(doc.joined):
@@ -199,14 +232,39 @@ class TopicSet:
         return self.match_document(Document(title, text))
 
     def match_document(self, doc: Document) -> list[TopicMatch]:
-        """One TopicMatch for every topic whose query the document satisfies."""
+        """A TopicMatch for every topic with any of its terms in the document: a hit
+        when its score says so, a near-miss with the reasons otherwise."""
         occurrences = self.find(doc)
+        by_unit: dict[int, _Occurrences] | None = None
         matches = []
         for ct in self.topics:
-            result = _Evaluator(doc, occurrences).eval(ct.tree, None)
-            if result is not None:
-                matches.append(_explain(ct.topic, doc, result))
+            mine: _Occurrences = {
+                k: occurrences[k] for k in self._positive[ct.topic.name] if k in occurrences
+            }
+            if not mine:
+                continue
+            units: dict[int, _Result] = {}
+            # Only where the query can hold in the whole text can it hold in a sentence
+            # (NOT aside): most articles stop at this cheap test.
+            if _Evaluator(doc, occurrences, lenient=True).eval(ct.tree, None) is not None:
+                if by_unit is None:
+                    by_unit = _by_unit(doc, occurrences)
+                candidates = sorted({doc.unit(first) for occ in mine.values() for first, _ in occ})
+                for u in candidates:
+                    result = _Evaluator(doc, by_unit[u]).eval(ct.tree, None)
+                    if result is not None and result.score > 0:
+                        units[u] = result
+            matches.append(_explain(ct.topic, doc, units, mine, self._positive[ct.topic.name]))
         return matches
+
+
+def _by_unit(doc: Document, occurrences: _Occurrences) -> dict[int, _Occurrences]:
+    """The occurrences split by unit (the headline, each body sentence)."""
+    split: dict[int, _Occurrences] = defaultdict(lambda: defaultdict(list))
+    for key, occ in occurrences.items():
+        for first, n in occ:
+            split[doc.unit(first)][key].append((first, n))
+    return split
 
 
 def match_topics(topics: list[CompiledTopic], title: str | None, text: str) -> list[TopicMatch]:
@@ -237,9 +295,13 @@ class _Result:
 
 
 class _Evaluator:
-    def __init__(self, doc: Document, occurrences: dict[_Key, list[tuple[int, int]]]):
+    """A query evaluated on some occurrences: a sentence's, or (lenient: every NOT
+    taken as holding) the whole document's, to tell whether any sentence can hold it."""
+
+    def __init__(self, doc: Document, occurrences: _Occurrences, *, lenient: bool = False):
         self.doc = doc
         self.occurrences = occurrences
+        self.lenient = lenient
 
     def eval(self, node: Node, field: str | None) -> _Result | None:
         if isinstance(node, Term):
@@ -247,12 +309,22 @@ class _Evaluator:
         if isinstance(node, Field):
             return self.eval(node.child, node.name)
         if isinstance(node, Not):
-            return None if self.eval(node.child, field) is not None else _Result([], inf)
+            if self.lenient or self.eval(node.child, field) is None:
+                return _Result([], inf)
+            return None
         if isinstance(node, Or):
-            results = [r for r in (self.eval(c, field) for c in node.children) if r is not None]
+            children = node.children
+            if len(children) > 8 and all(isinstance(c, Term) for c in children):
+                # A long list of terms (an alias list): look up only the terms found here.
+                children = tuple(
+                    c
+                    for c in children
+                    if isinstance(c, Term) and (c.words, c.mode) in self.occurrences
+                )
+            results = [r for r in (self.eval(c, field) for c in children) if r is not None]
             if not results:
                 return None
-            score = sum(r.score for r in results) * node.weight
+            score = max(r.score for r in results) * node.weight  # the strongest clause
             return _Result([s for r in results for s in r.spans], score)
         if isinstance(node, And):
             results = []
@@ -276,7 +348,7 @@ class _Evaluator:
             spans.append(
                 _Span(doc.position(first), doc.position(last), first, last, (_Hit(first, n, term),))
             )
-            score += term.weight * (TITLE_WEIGHT if first < doc.n_title else 1.0)
+            score = term.weight  # a sentence counts once, however often it names the term
         return _Result(spans, score) if spans else None
 
     def near(self, node: Near, field: str | None) -> _Result | None:
@@ -312,24 +384,30 @@ class _Evaluator:
                         )
         if not merged:
             return None
-        spans = list(merged.values())
-        # One point per sentence where the sides meet (the headline counts double), so a
-        # sentence naming several terms of each side does not count many times.
-        sentences = {(doc.sentence(s.first), s.first < doc.n_title) for s in spans}
-        score = sum(TITLE_WEIGHT if in_title else 1.0 for _, in_title in sentences) * node.weight
-        return _Result(spans, score)
+        return _Result(list(merged.values()), node.weight)
 
 
-def _explain(topic: Topic, doc: Document, result: _Result) -> TopicMatch:
-    score = 0.0 if result.score == inf else round(result.score, 3)
-    sentences = {doc.sentence(s.first) for s in result.spans}
+def _explain(
+    topic: Topic,
+    doc: Document,
+    units: dict[int, _Result],
+    found: _Occurrences,
+    terms: dict[_Key, Term],
+) -> TopicMatch:
+    """The match with its reasons: the parts of the score, and the mentions where the
+    query held (where it held nowhere: the terms found)."""
+    # Where the query held nowhere its share is 0 whatever the length: not counted.
+    total = doc.body_sentences if units else 0
+    score: Score = score_units(topic, {u: r.score for u, r in units.items()}, total)
+    spans = [s for r in units.values() for s in r.spans]
     seen: set[tuple[int, int]] = set()
     hits: list[_Hit] = []
-    for span in result.spans:
-        for h in span.hits:
-            if (h.tok, h.length) not in seen:
-                seen.add((h.tok, h.length))
-                hits.append(h)
+    if spans:
+        for span in spans:
+            for h in span.hits:
+                if (h.tok, h.length) not in seen:
+                    seen.add((h.tok, h.length))
+                    hits.append(h)
     hits.sort(key=lambda h: h.tok)
     mentions = []
     for h in hits[:MAX_MENTIONS]:
@@ -344,21 +422,36 @@ def _explain(topic: Topic, doc: Document, result: _Result) -> TopicMatch:
                 snippet=doc.snippet(field_name, start, end),
             )
         )
+    if not hits:
+        # The query held nowhere: name the terms that are here (their places are not
+        # worked out, which for most articles would cost more than the match itself).
+        first_at = {k: min(first for first, _ in occ) for k, occ in found.items()}
+        named = tuple(str(terms[k]) for k in sorted(first_at, key=first_at.__getitem__))
+    else:
+        named = tuple(dict.fromkeys(m.term for m in mentions))
     return TopicMatch(
         topic=topic.name,
         version=topic.version,
-        score=score,
-        matched=score >= topic.min_score and len(sentences) >= topic.min_sentences,
-        terms=tuple(dict.fromkeys(m.term for m in mentions)),
+        score=score.total_points,
+        matched=score.matched,
+        terms=named,
         mentions=tuple(mentions),
-        snippet=_best_snippet(doc, result),
-        sentences=len(sentences),
+        snippet=_best_snippet(doc, spans) if spans else None,
+        sentences=score.units,
+        headline_points=score.headline,
+        lead_points=score.lead,
+        share_points=score.share_points,
+        carrying=score.carrying,
+        total_sentences=score.total if units else None,
+        share=score.share,
+        verdict=score.verdict(),
+        units=tuple(sorted((u, r.score) for u, r in units.items())),
     )
 
 
-def _best_snippet(doc: Document, result: _Result) -> str | None:
+def _best_snippet(doc: Document, spans: list[_Span]) -> str | None:
     """The text around the first place the whole query held (text preferred to title)."""
-    for span in sorted(result.spans, key=lambda s: (s.lo < _FIELD_GAP, s.lo)):
+    for span in sorted(spans, key=lambda s: (s.lo < _FIELD_GAP, s.lo)):
         toks = [h.tok for h in span.hits] + [h.tok + h.length - 1 for h in span.hits]
         lo, hi = min(toks), max(toks)
         field_name = doc.field(lo)

@@ -27,7 +27,88 @@ __all__ = ["WORD", "Token", "is_cjk", "is_hangul", "normalize_word", "sentence_b
 # A word: letters/digits, possibly joined by apostrophes (o'clock, Russia's).
 WORD = re.compile(r"\w+(?:['’ʼ`]\w+)*")
 _APOSTROPHES = "'’ʼ`"
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"'”’»)\]]*\s*(?=\S)|\n+")
+# Where a sentence may end: . ! ? (and closing quotes) before a space, Chinese and
+# Japanese full stops, line breaks. Whether a full stop does is decided in
+# sentence_bounds: not after initials and abbreviations (N. Korea, the U.S. said,
+# Gen. Belousov, Jan. 5) nor before a lower-case word or a German month (17. Oktober).
+_SENTENCE_END = re.compile(r"([.!?])[\"'”’»)\]]*\s+(?=\S)|(?<=[。！？])[\"'”’»)\]]*\s*(?=\S)|\n+")
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "gen",
+        "lt",
+        "col",
+        "maj",
+        "capt",
+        "sgt",
+        "adm",
+        "cmdr",
+        "gov",
+        "sen",
+        "rep",
+        "rev",
+        "st",
+        "mt",
+        "ft",
+        "jr",
+        "sr",
+        "no",
+        "nos",
+        "vol",
+        "vs",
+        "etc",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "dept",
+        "univ",
+        "approx",
+        "est",
+        "fig",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "bzw",
+        "ca",
+        "nr",
+        "str",
+        "dr",
+        "hr",
+        "fr",
+        "vgl",
+        "usw",
+    ]
+)
+_MONTHS_DE = frozenset(
+    [
+        "januar",
+        "februar",
+        "märz",
+        "april",
+        "mai",
+        "juni",
+        "juli",
+        "august",
+        "september",
+        "oktober",
+        "november",
+        "dezember",
+    ]
+)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _RUSSIAN = snowballstemmer.stemmer("russian")
 
@@ -81,9 +162,29 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
     bounds: list[tuple[int, int]] = []
     start = 0
     for m in _SENTENCE_END.finditer(text):
+        if m.group(1) == "." and not _ends_sentence(text, m.start(), m.end()):
+            continue
         if m.start() > start:
-            bounds.append((start, m.start()))
+            bounds.append((start, m.start() + (1 if m.group(1) else 0)))
         start = m.end()
     if start < len(text):
         bounds.append((start, len(text)))
     return bounds
+
+
+def _ends_sentence(text: str, dot: int, next_start: int) -> bool:
+    """Whether the full stop at `dot` ends a sentence (the next one starting at next_start)."""
+    if text[next_start : next_start + 1].islower():
+        return False  # sentences do not start in lower case
+    start = dot
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    word = text[start:dot]
+    if len(word) == 1 and word.isalpha():
+        return False  # an initial: N. Korea, the U.S. military, Kim J. Un
+    if len(word) <= 5 and word.lower() in _ABBREVIATIONS:
+        return False
+    if word.isdigit():  # am 17. Oktober: a German date, not the end of a sentence
+        following = text[next_start : next_start + 12].split()[0].strip(",.")
+        return following.lower() not in _MONTHS_DE
+    return True

@@ -40,7 +40,8 @@ class Term:
     weight: float = 1.0
 
     def __str__(self) -> str:
-        plain = _PLAIN.fullmatch(self.text) and self.text not in _OPERATORS
+        whole_word = self.mode == "exact" and any(is_cjk(w) or is_hangul(w) for w in self.words)
+        plain = _PLAIN.fullmatch(self.text) and self.text not in _OPERATORS and not whole_word
         return (self.text if plain else f'"{self.text}"') + _w(self.weight)
 
 
@@ -162,8 +163,16 @@ def _lex(query: str, topic: str) -> list[_Tok]:
     return toks
 
 
-def make_term(text: str, weight: float = 1.0) -> Term | None:
-    """A term from its written form; None when it holds nothing to match."""
+def make_term(text: str, weight: float = 1.0, *, quoted: bool = False) -> Term | None:
+    """A term from its written form; None when it holds nothing to match.
+
+    Quoted ("北", or '"러"' in an alias list), a Korean, Chinese or Japanese word
+    matches only as a whole word: the one-syllable forms headlines use (북·러, 北)
+    would otherwise start or sit inside countless other words.
+    """
+    if len(text) > 1 and text.startswith('"') and text.endswith('"'):
+        text, quoted = text[1:-1], True
+    quoted = quoted and re.fullmatch(r"\w+", text) is not None  # one word, letters only
     mode: Mode = "exact"
     core = text
     if core.endswith("*"):
@@ -173,9 +182,9 @@ def make_term(text: str, weight: float = 1.0) -> Term | None:
     words = tuple(t.norm for t in tokenize(core))
     if not words:
         return None
-    if mode == "exact" and all(is_cjk(w) for w in words):
+    if mode == "exact" and not quoted and all(is_cjk(w) for w in words):
         mode = "substring"  # no spaces between words in Chinese and Japanese
-    elif mode == "exact" and is_hangul(words[-1]):
+    elif mode == "exact" and not quoted and is_hangul(words[-1]):
         mode = "prefix"  # Korean particles and suffixes attach to the noun: 북한 → 북한군은
     return Term(words, text, mode, weight)
 
@@ -271,7 +280,7 @@ class _Parser:
             return node
         if tok.kind in {"phrase", "word"}:
             self.take()
-            term = make_term(tok.text)
+            term = make_term(tok.text, quoted=tok.kind == "phrase")
             if term is None:
                 raise self.error(f"{tok.text!r} has no letters or digits to match", tok)
             return term
