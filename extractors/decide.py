@@ -1,8 +1,10 @@
 """Scheduling and feed-state decisions, as pure functions (no I/O).
 
-When is a feed due, when to poll it next (interval, server hints, backoff),
-when a redirect has moved it, when it is gone, when it has gone quiet: all
-decided here from data, so each rule is tested on its own.
+When is a feed due, where it is fetched from, when to poll it next (interval,
+server hints, backoff), when a redirect has moved it, when it is gone, why a
+poll failed, which topics need a rescore: all decided here from data, so each
+rule is tested on its own. The results are intents (FeedRegistration,
+FeedUpdate) that the warehouse only writes.
 """
 
 from __future__ import annotations
@@ -10,20 +12,35 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from extractors.models import FeedPoll, FeedSpec, FeedState, FeedUpdate, Topic
+from extractors.errors import FeedwatchError, FetchError, redact
+from extractors.models import (
+    EntryData,
+    Failure,
+    FeedPoll,
+    FeedRegistration,
+    FeedSpec,
+    FeedState,
+    FeedUpdate,
+    Topic,
+)
 
 __all__ = [
     "MAX_BACKOFF",
     "MAX_SERVER_HINT",
     "REDIRECTS_TO_MOVE",
     "cache_lifetime",
+    "describe_failure",
     "due_feeds",
+    "feed_updates",
+    "feed_url",
     "feeds_to_poll",
     "is_due",
     "next_due",
+    "register_feed",
     "topics_to_rescore",
     "update_after_poll",
 ]
@@ -43,6 +60,36 @@ def is_due(
     if state.disabled_reason:
         return False
     return poll_all or state.next_due_at is None or state.next_due_at <= now
+
+
+def register_feed(spec: FeedSpec, state: FeedState | None) -> FeedRegistration:
+    """The configured feed as it is to be stored. The URL it is fetched from follows
+    permanent moves of the configured one; editing the configured URL starts afresh."""
+    reconfigured = state is not None and state.config_url != spec.url
+    return FeedRegistration(
+        feed_id=spec.name,
+        url=state.url if state is not None and not reconfigured else spec.url,
+        config_url=spec.url,
+        tags=spec.tags,
+        interval_seconds=spec.interval_seconds,
+        fetch_pages=spec.fetch_pages,
+        reconfigured=reconfigured,
+    )
+
+
+def feed_url(spec: FeedSpec, state: FeedState | None) -> str:
+    """Where the feed is fetched from now."""
+    return register_feed(spec, state).url
+
+
+def describe_failure(e: Exception) -> Failure:
+    """What a failed poll means for the schedule: HTTP status, whether it may pass by
+    itself, how long the server asked to wait, and the message to record."""
+    if isinstance(e, FetchError):
+        return Failure(e.status, e.transient, e.retry_after, str(e))
+    if isinstance(e, FeedwatchError):  # fetched fine, but not a feed
+        return Failure(200, False, None, str(e))
+    return Failure(None, True, None, redact(f"internal error: {type(e).__name__}: {e}"))
 
 
 def feeds_to_poll(configured: Sequence[FeedSpec], stored: Sequence[FeedSpec]) -> list[FeedSpec]:
@@ -114,14 +161,33 @@ def next_due(
     return when
 
 
+def feed_updates(
+    polls: Sequence[FeedPoll],
+    states: Mapping[str, FeedState],
+    new_entries: Sequence[tuple[str, EntryData]],
+) -> list[FeedUpdate]:
+    """Each polled feed's new state, with how many of its entries were new."""
+    counts: dict[str, int] = {}
+    for feed_id, _ in new_entries:
+        counts[feed_id] = counts.get(feed_id, 0) + 1
+    return [
+        replace(
+            update_after_poll(states.get(p.feed.name), p), new_entries=counts.get(p.feed.name, 0)
+        )
+        for p in polls
+    ]
+
+
 def update_after_poll(
     prev: FeedState | None, poll: FeedPoll, *, rng: random.Random | None = None
 ) -> FeedUpdate:
-    """The feed's new state after a poll: validators, errors, schedule, moves, gone."""
+    """The feed's new state after a poll: validators, errors, schedule, moves, gone
+    (disabled_reason set only when this poll found the feed gone)."""
     spec = poll.feed
-    url = prev.url if prev else poll.url
+    url = poll.url  # where it was fetched from: the stored URL, or a reconfigured one
+    same_url = prev is not None and prev.url == url
     error_count = 0 if poll.ok else (prev.error_count if prev else 0) + 1
-    disabled = prev.disabled_reason if prev else None
+    disabled = None  # a poll only ever disables; enabling is the analyst's
     if poll.status == 410:
         disabled = f"gone: {poll.url} answered HTTP 410 on {poll.started_at:%Y-%m-%d %H:%M}Z"
 
@@ -129,7 +195,7 @@ def update_after_poll(
     # one misconfigured answer should not lose a feed. Temporary redirects never move it.
     redirect_url, redirect_count = None, 0
     if poll.ok and poll.permanent_redirect and poll.final_url and poll.final_url != url:
-        same = prev is not None and prev.redirect_url == poll.final_url
+        same = same_url and prev is not None and prev.redirect_url == poll.final_url
         redirect_url = poll.final_url
         redirect_count = (prev.redirect_count if same and prev else 0) + 1
         if redirect_count >= REDIRECTS_TO_MOVE:

@@ -1,10 +1,14 @@
-"""Identity of articles: canonical URLs and content hashes (pure)."""
+"""Identity of articles: canonical URLs, content hashes, near-duplicate signatures, and
+the decisions made with them (which pages are copies, which story a new article
+joins), as pure functions."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -14,14 +18,16 @@ __all__ = [
     "CLUSTER_WINDOW_DAYS",
     "NEAR_DUPLICATE",
     "NUM_PERM",
+    "Identities",
     "article_id",
+    "assign_clusters",
     "band_matrix",
     "canonical_url",
     "containment",
     "content_hash",
     "entry_key",
+    "identify",
     "key64",
-    "lsh_bands",
     "pick_canonical",
     "signature",
     "signature_matrix",
@@ -40,12 +46,6 @@ SHINGLE = 4
 NEAR_DUPLICATE = 0.7
 CLUSTER_WINDOW_DAYS = 30  # copies further apart than this start a story of their own
 MIN_WORDS = 40  # shorter texts (teasers, captions) say too little to cluster on
-_TRACKING = re.compile(
-    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|_gl|yclid|igshid|at_\w+|cmp|"
-    r"ito|ns_\w+|ocid|sr_share|smid|taid|guccounter|guce_\w+|rss|ref|ref_src|src|"
-    r"spm|share|s_cid)$",
-    re.IGNORECASE,
-)
 
 
 def canonical_url(url: str) -> str:
@@ -147,14 +147,6 @@ def band_matrix(values: np.ndarray) -> np.ndarray:
     return mixed.view(np.int64)
 
 
-def lsh_bands(sig: bytes) -> list[int]:
-    """One hash per band of the signature: articles sharing a band are candidates."""
-    if not sig:
-        return []
-    _, values = signature_matrix([sig])
-    return [int(h) for h in band_matrix(values)[0]]
-
-
 def similarity(a: bytes, b: bytes) -> float:
     """Estimated containment: the share of the shorter text's shingles found in the other."""
     if not a or not b or len(a) != len(b):
@@ -176,3 +168,86 @@ def containment(
     shared = jaccard * (size_a + size_b) / (1 + jaccard)
     result: np.ndarray = np.minimum(shared / np.maximum(np.minimum(size_a, size_b), 1), 1.0)
     return result
+
+
+@dataclass(frozen=True)
+class Identities:
+    """Which articles of a batch are new and which are copies (identify)."""
+
+    ids: dict[str, str]  # canonical URL → the article id it is stored under
+    fresh: list[int]  # rows of the batch stored for the first time, in order
+    remap: dict[str, str]  # the batch's own id → the stored id, for copies of stored ones
+    duplicates: int  # pages that turned out to be copies
+
+
+def identify(
+    urls: Sequence[str],
+    hashes: Sequence[str],
+    own_ids: Sequence[str],
+    stored_by_url: Mapping[str, str],
+    stored_by_hash: Mapping[str, str],
+) -> Identities:
+    """An article is stored once per canonical URL, and not again when its text is the
+    same as a stored one's (or an earlier one's of the batch): its entries point to
+    the stored copy instead."""
+    by_url, by_hash = dict(stored_by_url), dict(stored_by_hash)
+    ids: dict[str, str] = {}
+    remap: dict[str, str] = {}
+    fresh: list[int] = []
+    duplicates = 0
+    for i, (url, h, own) in enumerate(zip(urls, hashes, own_ids, strict=True)):
+        if url in ids:  # a second page of the batch with the same canonical URL
+            duplicates += 1
+            continue
+        existing = by_url.get(url) or by_hash.get(h or "-")
+        if existing:
+            ids[url] = existing
+            if existing != own:
+                remap[own] = existing
+            duplicates += 1
+            continue
+        ids[url] = by_url[url] = own
+        if h:
+            by_hash[h] = own
+        fresh.append(i)
+    return Identities(ids, fresh, remap, duplicates)
+
+
+def assign_clusters(
+    order: Sequence[str],
+    sizes: np.ndarray,
+    values: np.ndarray,
+    candidates: Sequence[tuple[int, str, str | None, bytes]],
+    within: Sequence[tuple[int, int]],
+) -> dict[str, str]:
+    """article id → cluster id for new articles: the cluster of the most similar
+    candidate whose containment reaches NEAR_DUPLICATE, else a cluster of its own.
+
+    order: the new articles with a signature, rows of sizes (n,) and values (n, NUM_PERM);
+    candidates: (row, other article, its cluster, its signature) for stored articles
+    sharing an LSH band with a new one; within: (later row, earlier row) pairs of new
+    articles sharing a band (the earlier one leads).
+    """
+    clusters = {aid: aid for aid in order}
+    width = values.shape[1] if len(values) else NUM_PERM
+    usable = [c for c in candidates if c[3] and len(c[3]) == (width + 1) * 8]
+    if not usable and not within:
+        return clusters
+    other_sizes, other_values = signature_matrix([c[3] for c in usable])
+    rows = np.array([c[0] for c in usable] + [b for b, _ in within], int)
+    scores = containment(
+        sizes[rows],
+        values[rows],
+        np.concatenate([other_sizes, sizes[[a for _, a in within]]]),
+        np.concatenate([other_values, values[[a for _, a in within]].reshape(-1, width)]),
+    )
+    others = [(c[1], c[2]) for c in usable] + [(order[a], None) for _, a in within]
+    best: dict[int, tuple[float, str, str | None]] = {}
+    for row, (other, cluster), score in zip(rows.tolist(), others, scores.tolist(), strict=True):
+        if score >= NEAR_DUPLICATE and (row not in best or (score, other) > best[row][:2]):
+            best[row] = (score, other, cluster)
+    for row, aid in enumerate(order):  # in order, so an earlier new article's cluster is set
+        if row in best:
+            _, other, cluster = best[row]
+            clusters[aid] = cluster or clusters[other]
+    return clusters

@@ -9,6 +9,7 @@
     ├── ParseError             bytes that are not a feed
     ├── WarehouseError         the DuckDB file cannot be used
     │   ├── WarehouseLockedError   another process holds the file
+    │   ├── WarehouseOutdatedError an older schema, opened read-only (a read-write open upgrades it)
     │   └── ReadOnlyError          a write statement on a read-only session
     └── OrchestratorError      Prefect's API cannot be reached or started (exit 1)
 
@@ -146,6 +147,11 @@ class WarehouseError(FeedwatchError):
 
 class WarehouseLockedError(WarehouseError):
     """Another process holds the DuckDB file."""
+
+
+class WarehouseOutdatedError(WarehouseError):
+    """The file has an older schema version and was opened read-only, where it cannot
+    be upgraded."""
 
 
 class ReadOnlyError(WarehouseError):

@@ -156,8 +156,34 @@ class FeedState:
 
 
 @dataclass(frozen=True)
+class FeedRegistration:
+    """A configured feed as the warehouse records it (decide.register_feed): its
+    settings, and the URL it is fetched from, which follows permanent moves until
+    the configured URL itself changes."""
+
+    feed_id: str
+    url: str  # where it is fetched from now
+    config_url: str
+    tags: tuple[str, ...]
+    interval_seconds: int
+    fetch_pages: bool
+    reconfigured: bool  # the configured URL changed: moves seen before are forgotten
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a poll failed, as the schedule needs it (decide.describe_failure)."""
+
+    status: int | None  # the HTTP status, when there was an answer
+    transient: bool  # worth trying again soon
+    retry_after: float | None  # seconds the server asked to wait
+    message: str
+
+
+@dataclass(frozen=True)
 class FeedUpdate:
-    """The new state of a feed after a poll: what the warehouse writes."""
+    """The new state of a feed after a poll: what the warehouse writes. An update
+    older than the state already stored (a spooled batch loaded late) is not applied."""
 
     feed_id: str
     url: str
@@ -173,6 +199,7 @@ class FeedUpdate:
     redirect_count: int
     title: str | None
     site_url: str | None
+    new_entries: int = 0  # entries of this poll not seen before
 
 
 @dataclass(frozen=True)
@@ -198,6 +225,18 @@ class FeedPoll:
     site_url: str | None = None
     warning: str | None = None  # e.g. the document was not well-formed but was read
     entries: tuple[EntryData, ...] = ()
+
+
+Entries = tuple[tuple[str, EntryData], ...]  # (feed_id, entry) pairs
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    """What a poll does with the pages its new entries link to (plan.plan_pages)."""
+
+    fetch: dict[str, Entries]  # url → the entries leading there: fetched once, however many
+    keep: dict[str, Entries]  # pages not fetched (their feeds keep the feed's own text)
+    linked: tuple[tuple[str, str, str], ...]  # (feed_id, guid, article_id): stored already
 
 
 @dataclass(frozen=True)
@@ -232,9 +271,10 @@ class PollBatch:
 
     run_id: str
     started_at: datetime
-    feeds: tuple[FeedSpec, ...]  # the configured feeds, to register or update
+    feeds: tuple[FeedRegistration, ...]  # the configured feeds, to register or update
     feed_source: str
     polls: tuple[FeedPoll, ...]
+    updates: tuple[FeedUpdate, ...]  # each polled feed's new state (decide.feed_updates)
     new_entries: tuple[tuple[str, EntryData], ...]  # (feed_id, entry) not seen before
     articles: tuple[ArticleRecord, ...]
     # (feed_id, guid, article_id) for new entries whose article was stored before.

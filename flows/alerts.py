@@ -11,16 +11,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections import Counter
 from collections.abc import Sequence
 from typing import cast
 from uuid import UUID
 
 from prefect.events import emit_event
 
-from warehouse.store import Hit
+from flows.summary import story_hits
+from warehouse.api import Hit
 
-__all__ = ["HIT_EVENT", "create_webhook_automation", "emit_hit_events", "story_hits"]
+__all__ = ["HIT_EVENT", "create_webhook_automation", "emit_hit_events"]
 
 HIT_EVENT = "feedwatch.topic.hit"
 
@@ -35,20 +35,6 @@ WEBHOOK_PAYLOAD = json.dumps(
         "occurred": "{{ event.occurred }}",
     }
 )
-
-
-def story_hits(hits: Sequence[Hit]) -> list[tuple[Hit, int]]:
-    """One per topic and story (cluster of copies): its best-scoring copy, and how many
-    of these hits are copies of that story for that topic."""
-    best: dict[tuple[str, str], Hit] = {}
-    copies: Counter[tuple[str, str]] = Counter()
-    for h in hits:
-        key = (h.topic, h.cluster_id or h.article_id)
-        copies[key] += 1
-        if key not in best or h.score > best[key].score:
-            best[key] = h
-    ranked = sorted(best.items(), key=lambda kv: (-kv[1].score, kv[1].topic, kv[1].article_id))
-    return [(h, copies[key]) for key, h in ranked]
 
 
 def emit_hit_events(hits: Sequence[Hit]) -> int:

@@ -1,6 +1,6 @@
-"""The `feedwatch` command: run, demo, rescore, sql, export, prune, digest, hits, serve
-(topics, feeds and alerts subcommands live in cli_topics, cli_feeds and cli_alerts;
-exit codes in _cli).
+"""The `feedwatch` command: run, demo, rescore and serve here; the commands that read
+the warehouse in cli_read; topics, feeds and alerts subcommands in cli_topics,
+cli_feeds and cli_alerts; options and exit codes in _cli.
 
 Commands import what they need when they run, and Prefect only once there is
 a flow to run: `feedwatch run` with nothing due answers in well under a second.
@@ -8,42 +8,33 @@ a flow to run: `feedwatch run` with nothing due answers in well under a second.
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from extractors.errors import redact_url
 from flows._cli import (
     DEFAULT_DB,
     DEMO_DB,
     Command,
     DbOpt,
     FeedsOpt,
-    SinceOpt,
-    TopicOpt,
     TopicsOpt,
-    check_format,
     default_topics,
     err,
     exit_codes,
-    format_opt,
     notice,
-    open_input,
     out,
-    since,
 )
 from flows.cli_alerts import alerts_app
 from flows.cli_feeds import feeds_app
+from flows.cli_read import COMMANDS
 from flows.cli_topics import topics_app
 from flows.progress import for_console, reporting
-from flows.units import DURATIONS, counted
+from flows.units import counted
 
 if TYPE_CHECKING:
     from flows.preflight import RunPlan
@@ -233,7 +224,7 @@ def demo(
 
     from flows.demo import ATOM_PATH, RSS_PATH, demo_server
     from flows.settings import load_topics
-    from warehouse.queries import check_path
+    from warehouse import check_path
 
     topics = topics or default_topics()
     with exit_codes():
@@ -265,11 +256,11 @@ def demo(
 
 def _print_top_hits(db: Path, limit: int = 10) -> None:
     from extractors.errors import WarehouseError
-    from warehouse.queries import read_session, top_hits_of
+    from warehouse import open_warehouse
 
     try:
-        with read_session(db) as con:  # reading never takes the write lock
-            rows = top_hits_of(con, limit=limit)
+        with open_warehouse(db, read_only=True) as wh:  # reading never takes the write lock
+            rows = wh.top_hits(limit)
     except WarehouseError as e:
         notice(f"top hits not shown: {e}")
         return
@@ -325,242 +316,8 @@ def rescore(
         out.print(f"  {topic}: {counted(hits, 'hit')}")
 
 
-class _SqlCommand(Command):
-    """SQL that opens with a comment ("-- note\\nSELECT …") looks like an option to
-    click; options never hold spaces, so an argument that starts with '-' and holds
-    whitespace is taken as the SQL."""
-
-    # typer.Context is what typer passes; its base (typer's own click) is not public.
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
-        for i, arg in enumerate(args):
-            if arg.startswith("-") and any(c.isspace() for c in arg) and "--" not in args[:i]:
-                args = [*args[:i], *args[i + 1 :], "--", arg]
-                break
-        return super().parse_args(ctx, args)
-
-
-@app.command(cls=_SqlCommand)
-def sql(
-    query: Annotated[
-        str,
-        typer.Argument(
-            metavar="SQL", help="The SQL to run (read-only); '-' reads it from standard input."
-        ),
-    ],
-    db: DbOpt = DEFAULT_DB,
-    fmt: Annotated[str, format_opt("table", "csv", "json")] = "table",
-) -> None:
-    """Run SQL on a read-only connection to the warehouse.
-
-    Several statements (separated by ';') run in turn; the table format shows each
-    result, csv and json take one statement that returns rows.
-    """
-    from warehouse.queries import run_read_only
-
-    check_format(fmt, ("table", "csv", "json"))
-    with exit_codes():
-        text = open_input(Path(query)).read() if query == "-" else query
-        results = run_read_only(db, text, single=fmt != "table")
-    for n, (columns, rows) in enumerate(results):
-        if n:
-            out.print()
-        _print_rows(columns, rows, fmt)
-
-
-def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
-    if fmt == "json":
-        for r in rows:
-            sys.stdout.write(json.dumps(dict(zip(columns, r, strict=True)), default=str) + "\n")
-    elif fmt == "csv":
-        w = csv.writer(sys.stdout, lineterminator="\n")  # a line a row, as shell tools expect
-        w.writerow(columns)
-        w.writerows(rows)
-    else:
-        table = Table(*columns)
-        for r in rows:
-            table.add_row(*("" if v is None else str(v) for v in r))
-        out.print(table)
-        out.print(counted(len(rows), "row"))
-
-
-@app.command(cls=Command)
-def export(
-    output: Annotated[Path, typer.Option("--out", metavar="FOLDER", help="Folder to write into.")],
-    fmt: Annotated[str, format_opt("parquet", "csv")] = "parquet",
-    db: DbOpt = DEFAULT_DB,
-) -> None:
-    """Write every table and view to Parquet or CSV files, for long analyses."""
-    from warehouse.export import export as run_export
-
-    check_format(fmt, ("parquet", "csv"))
-    with exit_codes(), reporting(for_console(err)) as report:
-        counts = run_export(
-            db,
-            output,
-            fmt,
-            on_start=lambda files: report.start("export", files),
-            on_written=lambda name, rows: report.advance("export"),
-        )
-    for name, rows in counts.items():
-        sys.stdout.write(f"{output / (name + '.' + fmt)}: {counted(rows, 'row')}\n")
-
-
-@app.command(cls=Command)
-def prune(
-    older_than: Annotated[
-        str,
-        typer.Option(
-            "--older-than", metavar="DURATION", help=f"Age of the articles to prune: {DURATIONS}."
-        ),
-    ] = "180d",
-    db: DbOpt = DEFAULT_DB,
-) -> None:
-    """Drop the text of old articles; keep what deduplication and analysis need."""
-    from flows.units import duration_option
-    from warehouse.export import prune as run_prune
-
-    with exit_codes():
-        pruned = run_prune(db, duration_option(older_than, "--older-than"))
-    sys.stdout.write(
-        f"Dropped the text of {counted(pruned['articles'], 'article')} and the feed text of "
-        f"{counted(pruned['entries'], 'entry', 'entries')} older than {older_than}.\n"
-    )
-
-
-@app.command(cls=Command)
-def digest(
-    output: Annotated[Path, typer.Option("--out", metavar="FILE", help="The HTML page to write.")],
-    db: DbOpt = DEFAULT_DB,
-    since_: SinceOpt = "24h",
-    topic: TopicOpt = None,
-) -> None:
-    """Write the digest: one HTML page that opens anywhere, offline.
-
-    It holds matched articles per topic per day (30 days), the new stories with
-    their matched words marked, and the feeds that need care.
-    """
-    from extractors.errors import ConfigError
-    from flows.report import build_digest, write_digest
-
-    start = since(since_)
-    with exit_codes():
-        d = build_digest(db, start, topic)
-        try:
-            page = write_digest(d, output)
-        except OSError as e:
-            raise ConfigError(f"--out {output}: cannot write: {e.strerror or e}") from e
-    per_topic = ", ".join(f"{t} {sum(s['topic'] == t for s in d.stories)}" for t in sorted(d.daily))
-    out.print(
-        f"Wrote {page}: {counted(len(d.stories), 'new story', 'new stories')} since"
-        f" {start:%Y-%m-%d %H:%M} UTC ({per_topic or 'no topics'});"
-        f" {len(d.unhealthy)} of {counted(len(d.health), 'feed')} need care."
-    )
-    out.print(f"Open it: {page.resolve().as_uri()}")
-
-
-@app.command(cls=Command)
-def hits(
-    db: DbOpt = DEFAULT_DB,
-    since_: SinceOpt = "7d",
-    topic: TopicOpt = None,
-    fmt: Annotated[str, format_opt("table", "json (one object a line)")] = "table",
-) -> None:
-    """List new stories: one line per story and topic, its best-scoring copy."""
-    from warehouse.queries import check_topic, new_stories_of, read_session
-
-    check_format(fmt, ("table", "json"))
-    start = since(since_)
-    with exit_codes(), read_session(db) as con:
-        check_topic(con, topic)
-        stories = new_stories_of(con, start, topic)
-    if fmt == "json":
-        keep = (
-            "article_id",
-            "topic",
-            "score",
-            "title",
-            "link",
-            "outlet",
-            "published_at",
-            "copies",
-            "terms",
-            "snippet",
-            "cluster_id",
-            "first_seen",
-        )
-        for s in stories:
-            row = {k: s[k] for k in keep} | {"link": redact_url(s["link"])}
-            sys.stdout.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
-        return
-    table = Table("topic", "score", "published", "outlet", "title", "copies")
-    for s in stories:
-        table.add_row(
-            s["topic"],
-            f"{s['score']:g}",
-            f"{s['published_at']:%Y-%m-%d}" if s["published_at"] else "",
-            s["outlet"] or "",
-            s["title"] or redact_url(s["link"]),
-            str(s["copies"]),
-        )
-    out.print(table)
-    out.print(
-        f"{counted(len(stories), 'new story', 'new stories')} since {start:%Y-%m-%d %H:%M} UTC"
-    )
-
-
-@app.command(cls=Command)
-def label(
-    article: Annotated[
-        str,
-        typer.Argument(
-            metavar="ARTICLE_ID", help="A stored article (its id, or the first characters of it)."
-        ),
-    ],
-    topic: Annotated[str, typer.Option("--topic", metavar="NAME", help="The topic judged.")],
-    yes: Annotated[
-        bool | None,
-        typer.Option("--yes/--no", help="The article is about the topic (--yes) or not (--no)."),
-    ] = None,
-    note: Annotated[
-        str | None, typer.Option("--note", metavar="TEXT", help="Why, for the record.")
-    ] = None,
-    by: Annotated[
-        str | None, typer.Option("--by", metavar="NAME", help="Who judged [default: your login].")
-    ] = None,
-    db: DbOpt = DEFAULT_DB,
-    topics: TopicsOpt = None,
-) -> None:
-    """Store your verdict on an article: about the topic (--yes) or not (--no).
-
-    Labels become an evaluation set: 'feedwatch topics eval --labels-from-warehouse'
-    and 'feedwatch topics tune --labels-from-warehouse' measure the topics on them.
-    A new verdict on the same article and topic replaces the old one.
-    """
-    import getpass
-
-    from extractors.errors import ConfigError
-    from flows.settings import load_topics
-    from warehouse.queries import article_of, read_session, stored_match_of
-    from warehouse.store import Warehouse
-
-    with exit_codes():
-        if yes is None:
-            raise ConfigError("say --yes (about the topic) or --no (not about it)")
-        known = [ct.topic.name for ct in load_topics(topics or default_topics())]
-        if topic not in known:
-            raise ConfigError(f"--topic {topic!r}: no such topic (known: {', '.join(known)})")
-        with read_session(db) as con:
-            stored = article_of(con, article)
-            said = stored_match_of(con, stored["article_id"], topic)
-        who = by or getpass.getuser()
-        with Warehouse.open(db) as wh:
-            wh.set_label(stored["article_id"], topic, yes, note, who)
-    verdict = said["verdict"] if said else "miss: none of its terms is there"
-    agrees = (said is not None and said["matched"]) == yes
-    out.print(
-        f"Labelled {stored['article_id']} {'about' if yes else 'not about'} {topic} ({who})."
-        f" feedwatch said {verdict}" + ("" if agrees else " — they disagree: see 'topics tune'.")
-    )
+for _command, _cls in COMMANDS:  # sql, export, prune, digest, hits, label
+    app.command(cls=_cls)(_command)
 
 
 @app.command(cls=Command)

@@ -38,11 +38,11 @@ def feeds_status(
     fmt: Annotated[str, format_opt("table", "json")] = "table",
 ) -> None:
     """List feeds that are failing, stale or disabled, with their last error."""
-    from warehouse.queries import feed_health
+    from warehouse import open_warehouse
 
     check_format(fmt, ("table", "json"))
-    with exit_codes():
-        health = feed_health(db)
+    with exit_codes(), open_warehouse(db, read_only=True) as wh:
+        health = wh.feed_health()
     shown = [h for h in health if all_feeds or h.needs_care]
     if fmt == "json":
         for h in shown:

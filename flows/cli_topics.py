@@ -92,10 +92,10 @@ def _labelled(cases: Path | None, from_warehouse: bool, db: Path) -> list[dict[s
         raise ConfigError("give a CASES file, --labels-from-warehouse, or both")
     rows = _read_cases(cases, labelled=True) if cases is not None else []
     if from_warehouse:
-        from warehouse.queries import labelled_cases_of, read_session
+        from warehouse import open_warehouse
 
-        with read_session(db) as con:
-            stored = labelled_cases_of(con)
+        with open_warehouse(db, read_only=True) as wh:
+            stored = wh.labelled_cases()
         if not stored:
             raise ConfigError(f"{db}: no labels stored yet ('feedwatch label ARTICLE --topic T')")
         rows += stored
@@ -187,13 +187,11 @@ def topics_tune(
     lead, share) and the lead's length in turn, the others as they are.
     """
     from extractors.topics.evaluate import tune
-    from flows.settings import load_topics
+    from flows.settings import check_topic, load_topics
 
     with exit_codes():
         compiled = load_topics(topics or default_topics())
-        known = [ct.topic.name for ct in compiled]
-        if topic not in known:
-            raise ConfigError(f"--topic {topic!r}: no such topic (known: {', '.join(known)})")
+        check_topic(topic, [ct.topic.name for ct in compiled])
         rows = _labelled(cases, from_warehouse, db)
         thresholds, weights = tune(compiled, topic, rows)
     for title, settings in (("threshold", thresholds), ("weights", weights)):
@@ -241,13 +239,11 @@ def topics_explain(
     sentence where the query holds and the share of the text they make, with the
     terms found.
     """
-    from flows.settings import load_topics
+    from flows.settings import check_topic, load_topics
 
     with exit_codes():
         compiled = load_topics(topics or default_topics())
-        known = [ct.topic.name for ct in compiled]
-        if topic not in known:
-            raise ConfigError(f"--topic {topic!r}: no such topic (known: {', '.join(known)})")
+        check_topic(topic, [ct.topic.name for ct in compiled])
         if (article is None) == (jsonl is None):
             raise ConfigError("give an ARTICLE_ID or --jsonl CASES (one of the two)")
         one = compiled.only([topic])
@@ -256,11 +252,11 @@ def topics_explain(
                 _explain(one, str(case["id"]), case["title"], case["text"])
             return
         assert article is not None
-        from warehouse.queries import article_of, read_session, stored_match_of
+        from warehouse import open_warehouse
 
-        with read_session(db) as con:
-            stored = article_of(con, article)
-            kept = stored_match_of(con, stored["article_id"], topic)
+        with open_warehouse(db, read_only=True) as wh:
+            stored = wh.article(article)
+            kept = wh.stored_match(stored["article_id"], topic)
     if stored["text_source"] == "pruned":
         out.print(f"{stored['article_id']}: its text was pruned; the stored verdict:")
         out.print(f"  {kept['verdict'] if kept else 'no terms of the topic were found'}")

@@ -15,8 +15,8 @@ from extractors.http import Fetcher, HttpSettings
 from extractors.models import FeedSpec
 from extractors.opml import OpmlFeed, parse_opml, write_opml
 from flows.settings import DEFAULT_INTERVAL, load_feeds, slugify
-from warehouse.queries import STORED_SOURCES, feed_titles_of, read_session, stored_feeds_of
-from warehouse.store import Warehouse
+from warehouse import Warehouse, open_warehouse
+from warehouse.api import STORED_SOURCES
 
 __all__ = ["FoundFeed", "add_feed", "disable_feed", "export_opml", "import_opml"]
 
@@ -74,22 +74,32 @@ def add_feed(
         raise ConfigError(
             f"{url} advertises {len(found)} feeds; --name fits only one: add them one by one"
         )
-    with Warehouse.open(db) as wh:
-        states = wh.feed_states()
-        known_urls = {s.config_url for s in states.values()} | {s.url for s in states.values()}
-        taken = set(states)
-        specs = [
-            FeedSpec(
-                name=_unique_name(name or slugify(f.title or f.url), taken),
-                url=f.url,
-                interval_seconds=interval_seconds,
-                tags=tags,
-                fetch_pages=fetch_pages,
-            )
-            for f in found
-            if f.url not in known_urls
-        ]
-        wh.add_feeds(specs, "cli")
+    with open_warehouse(db) as wh:
+        specs = _add_new(
+            wh,
+            [
+                (f.url, name or slugify(f.title or f.url), (interval_seconds, tags, fetch_pages))
+                for f in found
+            ],
+            "cli",
+        )
+    return specs
+
+
+def _add_new(
+    wh: Warehouse, found: list[tuple[str, str, tuple[int, tuple[str, ...], bool]]], source: str
+) -> list[FeedSpec]:
+    """Store the feeds (url, name, (interval, tags, fetch_pages)) feedwatch does not know
+    by URL yet, under names not taken yet; return them."""
+    states = wh.feed_states()
+    known_urls = {s.config_url for s in states.values()} | {s.url for s in states.values()}
+    taken = set(states)
+    specs = [
+        FeedSpec(_unique_name(name, taken), url, interval, tags, fetch_pages)
+        for url, name, (interval, tags, fetch_pages) in found
+        if url not in known_urls
+    ]
+    wh.add_feeds(specs, source)
     return specs
 
 
@@ -101,16 +111,12 @@ def import_opml(db: Path, path: Path) -> tuple[list[FeedSpec], int]:
         raise ConfigError(f"cannot read: {e}", path=str(path)) from e
     except ParseError as e:
         raise ConfigError(str(e)) from e
-    with Warehouse.open(db) as wh:
-        states = wh.feed_states()
-        known_urls = {s.config_url for s in states.values()} | {s.url for s in states.values()}
-        taken = set(states)
-        specs = [
-            FeedSpec(name=_unique_name(slugify(f.title or f.url), taken), url=f.url, tags=f.tags)
-            for f in feeds
-            if f.url not in known_urls
-        ]
-        wh.add_feeds(specs, "opml")
+    with open_warehouse(db) as wh:
+        specs = _add_new(
+            wh,
+            [(f.url, slugify(f.title or f.url), (DEFAULT_INTERVAL, f.tags, True)) for f in feeds],
+            "opml",
+        )
     return specs, len(feeds) - len(specs)
 
 
@@ -120,9 +126,9 @@ def export_opml(db: Path, feeds_path: Path | None) -> bytes:
     titles: dict[str, str | None] = {}
     stored: list[FeedSpec] = []
     if db.exists():
-        with read_session(db) as con:  # reading never takes the write lock
-            stored = [s for s, _ in stored_feeds_of(con, STORED_SOURCES)]
-            titles = feed_titles_of(con)
+        with open_warehouse(db, read_only=True) as wh:  # reading never takes the write lock
+            stored = [s for s, _ in wh.stored_feeds(STORED_SOURCES)]
+            titles = wh.feed_titles()
     names = {s.name for s in config}
     specs = config + [s for s in stored if s.name not in names]
     return write_opml([OpmlFeed(s.url, titles.get(s.name) or s.name, s.tags) for s in specs])
@@ -130,7 +136,7 @@ def export_opml(db: Path, feeds_path: Path | None) -> bytes:
 
 def disable_feed(db: Path, name: str, reason: str | None, feeds_path: Path | None) -> None:
     """Disable (reason given) or enable (None) a feed, from feeds.yaml or stored."""
-    with Warehouse.open(db) as wh:
+    with open_warehouse(db) as wh:
         if name not in wh.feed_states() and feeds_path and feeds_path.exists():
             wh.add_feeds([s for s in load_feeds(feeds_path) if s.name == name], "config")
         if not wh.set_disabled(name, reason):

@@ -13,18 +13,12 @@ from datetime import datetime
 from pathlib import Path
 
 from extractors.decide import due_feeds, feeds_to_poll
-from extractors.errors import WarehouseError, WarehouseLockedError
+from extractors.errors import WarehouseError, WarehouseLockedError, WarehouseOutdatedError
 from extractors.models import FeedSpec, FeedState
 from extractors.topics import TopicSet
-from warehouse import spool
-from warehouse.queries import (
-    STORED_SOURCES,
-    check_path,
-    feed_states_of,
-    read_session,
-    stored_feeds_of,
-    topics_to_rescore_of,
-)
+from warehouse import check_path, open_warehouse
+from warehouse.api import STORED_SOURCES
+from warehouse.spool import pending
 
 __all__ = ["RunPlan", "plan_rescore", "plan_run"]
 
@@ -54,9 +48,9 @@ def plan_run(
     known = True
     if db.exists():
         try:
-            with read_session(db) as con:
-                states = feed_states_of(con)
-                stored = [s for s, _ in stored_feeds_of(con, STORED_SOURCES)]
+            with open_warehouse(db, read_only=True) as wh:
+                states = wh.feed_states()
+                stored = [s for s, _ in wh.stored_feeds(STORED_SOURCES)]
         except WarehouseLockedError:
             known = False  # a writer holds it: the run finds out (and spools)
         except WarehouseError:
@@ -73,7 +67,7 @@ def plan_run(
         feeds=len(specs),
         due=len(due),
         disabled=len(specs) - len(enabled),
-        spooled=len(spool.pending(db)),
+        spooled=len(pending(db)),
         next_due=(upcoming[0][1], upcoming[0][0]) if upcoming else None,  # type: ignore[arg-type]
         state_known=known,
     )
@@ -81,7 +75,9 @@ def plan_run(
 
 def plan_rescore(topics: TopicSet, db: Path, *, all_topics: bool = False) -> list[str]:
     """The topics a rescore would re-match (every one with all_topics)."""
-    with read_session(db) as con:
-        if all_topics:
-            return [ct.topic.name for ct in topics]
-        return topics_to_rescore_of(con, [ct.topic for ct in topics])
+    every = [ct.topic.name for ct in topics]
+    try:
+        with open_warehouse(db, read_only=True) as wh:
+            return every if all_topics else wh.topics_to_rescore([ct.topic for ct in topics])
+    except WarehouseOutdatedError:
+        return every  # the rescore upgrades it, then knows

@@ -22,15 +22,9 @@ from jinja2 import Environment, select_autoescape
 from markupsafe import Markup, escape
 
 from extractors.errors import redact_url
-from warehouse.queries import (
-    FeedHealth,
-    check_topic,
-    daily_counts_of,
-    feed_health_of,
-    latest_hit_days_of,
-    new_stories_of,
-)
-from warehouse.store import Warehouse
+from flows.settings import check_topic
+from warehouse import open_warehouse
+from warehouse.api import FeedHealth
 
 __all__ = [
     "CHART_DAYS",
@@ -63,12 +57,12 @@ def build_digest(db: str | Path, since: datetime, topic: str | None = None) -> D
     """Everything the digest shows, read in one short read-only session."""
     now = datetime.now(UTC)
     days = chart_days(now.date())
-    with Warehouse.open(db, read_only=True) as wh:
-        check_topic(wh.con, topic)
-        health = feed_health_of(wh.con)
-        daily = daily_counts_of(wh.con, days[0], days[-1])
-        stories = new_stories_of(wh.con, since, topic)
-        latest = latest_hit_days_of(wh.con)
+    with open_warehouse(db, read_only=True) as wh:
+        check_topic(topic, wh.current_topics())
+        health = wh.feed_health()
+        daily = wh.daily_counts(days[0], days[-1])
+        stories = wh.new_stories(since, topic)
+        latest = wh.latest_hit_days()
     if topic is not None:
         daily = {topic: daily[topic]}
     return Digest(

@@ -19,8 +19,7 @@ from extractors.topics import TopicSet
 from flows.logs import run_logger
 from flows.progress import progress
 from flows.settings import load_topics
-from warehouse._duckdb import transaction
-from warehouse.store import Warehouse
+from warehouse import open_warehouse
 
 __all__ = ["RescoreSummary", "rescore", "rescore_topics"]
 
@@ -37,18 +36,15 @@ def rescore(db: str, topics: TopicSet, *, all_topics: bool = False) -> RescoreSu
     """Re-match every stored article against the topics that changed (or all of them)."""
     t0 = time.monotonic()
     summary = RescoreSummary()
-    with Warehouse.open(db) as wh:
-        with transaction(wh.con):
-            stale = wh.register_topics([ct.topic for ct in topics])
+    with open_warehouse(db) as wh:
+        stale = wh.register_topics([ct.topic for ct in topics])
         todo = topics if all_topics else topics.only(stale)
         summary.topics = [ct.topic.name for ct in todo]
         summary.hits = dict.fromkeys(summary.topics, 0)
         if not len(todo):
             return summary
-        wh.clear_matches([ct.topic for ct in todo])
-        progress().start(
-            "rescore", wh.con.execute("SELECT count(*) FROM articles").fetchall()[0][0]
-        )
+        wh.replace_matches([ct.topic for ct in todo])
+        progress().start("rescore", wh.count_articles())
         for batch in wh.article_batches():
             pairs = [
                 (article_id, m)
@@ -60,8 +56,7 @@ def rescore(db: str, topics: TopicSet, *, all_topics: bool = False) -> RescoreSu
             progress().advance("rescore", len(batch))
             for _, m in pairs:
                 summary.hits[m.topic] += m.matched
-        for ct in todo:
-            wh.mark_rescored(ct.topic)
+        wh.mark_rescored([ct.topic for ct in todo])
     summary.seconds = round(time.monotonic() - t0, 2)
     return summary
 

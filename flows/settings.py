@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from flows.units import parse_duration, parse_size
 
 __all__ = [
     "FeedsConfig",
+    "check_topic",
     "load_feeds",
     "load_feeds_config",
     "load_topics",
@@ -69,6 +71,12 @@ _WEIGHTS = {
     "share_weight": ("number", Topic.share_weight),
     "lead_sentences": ("count", Topic.lead_sentences),
 }
+
+
+def check_topic(topic: str | None, known: Sequence[str]) -> None:
+    """A topic asked for by name (--topic) must be one of these."""
+    if topic is not None and topic not in known:
+        raise ConfigError(f"--topic {topic!r}: no such topic (known: {', '.join(known) or 'none'})")
 
 
 def parse_interval(value: str | int) -> int:

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from extractors.errors import redact_url
+from extractors.models import PollBatch
 from flows.units import counted
-from warehouse.queries import FeedHealth
-from warehouse.store import Hit
+from warehouse.api import FeedHealth, Hit, LoadResult
 
-__all__ = ["RunSummary", "summary_markdown"]
+__all__ = ["RunSummary", "story_hits", "summary_markdown"]
+
+
+def story_hits(hits: Sequence[Hit]) -> list[tuple[Hit, int]]:
+    """One per topic and story (cluster of copies): its best-scoring copy, and how many
+    of these hits are copies of that story for that topic. (The warehouse's view
+    topic_stories is the same rule for stored hits.)"""
+    best: dict[tuple[str, str], Hit] = {}
+    copies: Counter[tuple[str, str]] = Counter()
+    for h in hits:
+        key = (h.topic, h.cluster_id or h.article_id)
+        copies[key] += 1
+        if key not in best or h.score > best[key].score:
+            best[key] = h
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1].score, kv[1].topic, kv[1].article_id))
+    return [(h, copies[key]) for key, h in ranked]
 
 
 @dataclass
@@ -39,6 +56,43 @@ class RunSummary:
     # where the time of a run went (feeds, pages, extraction, load).
     timeline: dict[str, float] = field(default_factory=dict)
     events: int = 0  # alert events emitted: one per new story per topic
+    _t0: float = field(default=0.0, repr=False)
+
+    def start(self, spooled_loaded: int, due: int, known: int, t0: float) -> None:
+        self._t0 = t0
+        self.spooled_loaded = spooled_loaded
+        self.feeds_due, self.feeds_skipped = due, known - due
+        self.mark("state read")
+
+    def mark(self, step: str) -> None:
+        """Seconds from the start of the run to the end of this step."""
+        self.timeline[step] = round(time.monotonic() - self._t0, 2)
+
+    def finish(
+        self,
+        batch: PollBatch,
+        loaded: LoadResult | None,
+        health: list[FeedHealth],
+        *,
+        pages_fetched: int,
+    ) -> None:
+        """What the run did, once its batch is loaded (or spooled: loaded is None)."""
+        self.mark("loaded")
+        result = loaded or LoadResult()
+        polls = batch.polls
+        self.spooled = loaded is None
+        self.feeds_polled = len(polls)
+        self.not_modified = sum(p.status == 304 for p in polls)
+        self.failed = [(p.feed.name, p.error or "") for p in polls if not p.ok]
+        self.entries_seen = sum(len(p.entries) for p in polls)
+        self.new_entries = result.new_entries
+        self.pages_fetched = pages_fetched
+        self.new_articles = result.new_articles
+        self.duplicate_articles = result.duplicate_articles
+        self.hits = result.hits
+        self.unhealthy = [h for h in health if h.needs_care]
+        self.stale_topics = result.stale_topics
+        self.seconds = round(time.monotonic() - self._t0, 2)
 
     def hits_per_topic(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
@@ -48,10 +102,10 @@ class RunSummary:
 
     def stories_per_topic(self) -> dict[str, int]:
         """Distinct stories (clusters of near-duplicate copies) among the new hits."""
-        clusters: dict[str, set[str]] = defaultdict(set)
-        for h in self.hits:
-            clusters[h.topic].add(h.cluster_id or h.article_id)
-        return {t: len(c) for t, c in clusters.items()}
+        counts: dict[str, int] = defaultdict(int)
+        for h, _ in story_hits(self.hits):
+            counts[h.topic] += 1
+        return dict(counts)
 
 
 def _cell(text: str) -> str:

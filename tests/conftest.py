@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,10 @@ os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="feedwatch-prefect-")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ["FEEDWATCH_ALLOW_PRIVATE_NETWORKS"] = "1"
 
+from extractors.decide import feed_updates, register_feed
+from extractors.models import ArticleRecord, EntryData, FeedPoll, FeedSpec, PollBatch
 from flows.demo import ATOM_PATH, RSS_PATH, Route, SiteServer, demo_server
+from warehouse.staging import StagedBatch, stage
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -79,6 +83,30 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+def batch_of(
+    run_id: str,
+    spec: FeedSpec,
+    polls: tuple[FeedPoll, ...],
+    records: tuple[ArticleRecord, ...],
+    entries: tuple[tuple[str, EntryData], ...] | None = None,
+) -> StagedBatch:
+    """A poll's batch made by hand, with the intents the flow would decide, staged."""
+    if entries is None:
+        entries = tuple(pair for r in records for pair in r.entries)
+    return stage(
+        PollBatch(
+            run_id=run_id,
+            started_at=datetime.now(UTC),
+            feeds=(register_feed(spec, None),),
+            feed_source="test",
+            polls=polls,
+            updates=tuple(feed_updates(polls, {}, entries)),
+            new_entries=entries,
+            articles=records,
+        )
+    )
 
 
 def corpora() -> Path:

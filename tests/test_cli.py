@@ -63,37 +63,56 @@ def test_bad_feeds_file_exits_2_with_file_and_line(tmp_path: Path) -> None:
     assert not (tmp_path / "w.duckdb").exists()  # nothing written
 
 
+def _warehouse_with(db: Path, *statements: str) -> Path:
+    """A feedwatch warehouse with a few rows of the test's own."""
+    from warehouse.store import DuckDBWarehouse
+
+    with DuckDBWarehouse.open(db) as wh:
+        for statement in statements:
+            wh.con.execute(statement)
+    return db
+
+
 def test_sql_is_read_only(tmp_path: Path) -> None:
-    db = tmp_path / "w.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE articles (url VARCHAR)")
-    con.execute("INSERT INTO articles VALUES ('a'), ('b')")
-    con.close()
-    for statement in ("DELETE FROM articles", "DROP TABLE articles", "CREATE TABLE x (a INT)"):
+    db = _warehouse_with(
+        tmp_path / "w.duckdb",
+        "CREATE TABLE notes (url VARCHAR)",
+        "INSERT INTO notes VALUES ('a'), ('b')",
+    )
+    for statement in ("DELETE FROM notes", "DROP TABLE notes", "CREATE TABLE x (a INT)"):
         result = feedwatch("sql", "--db", str(db), statement)
         assert result.returncode == 2, statement
         assert "read-only" in result.stderr
         assert "Traceback" not in result.stderr
-    result = feedwatch(
-        "sql", "--db", str(db), "--format", "csv", "SELECT count(*) AS n FROM articles"
-    )
+    result = feedwatch("sql", "--db", str(db), "--format", "csv", "SELECT count(*) AS n FROM notes")
     assert result.returncode == 0
     assert result.stdout.splitlines() == ["n", "2"]
 
 
-def test_sql_cannot_write_files_or_reach_outside_the_warehouse(tmp_path: Path) -> None:
-    db = tmp_path / "w.duckdb"
+def test_a_file_that_is_not_a_warehouse_is_left_alone(tmp_path: Path) -> None:
+    db = tmp_path / "other.duckdb"
     con = duckdb.connect(str(db))
     con.execute("CREATE TABLE articles (url VARCHAR)")
-    con.execute("INSERT INTO articles VALUES ('a')")
     con.close()
+    before = db.read_bytes()
+    for args in (["sql", "SELECT 1"], ["hits"], ["feeds", "status"], ["rescore"]):
+        result = feedwatch(*args, "--db", str(db))
+        assert result.returncode == 1, (args, result.stderr)
+        assert "holds tables but no feedwatch schema version" in result.stderr
+    assert db.read_bytes() == before
+
+
+def test_sql_cannot_write_files_or_reach_outside_the_warehouse(tmp_path: Path) -> None:
+    db = _warehouse_with(
+        tmp_path / "w.duckdb", "CREATE TABLE notes (url VARCHAR)", "INSERT INTO notes VALUES ('a')"
+    )
     before = db.read_bytes()
     other = tmp_path / "other.duckdb"
     secret = tmp_path / "secret.csv"
     secret.write_text("token\nabc\n")
     for statement, says in (
-        (f"COPY articles TO '{tmp_path / 'out.csv'}'", "only reads"),
-        (f"COPY articles TO '{db}'", "attached database"),  # the warehouse itself
+        (f"COPY notes TO '{tmp_path / 'out.csv'}'", "only reads"),
+        (f"COPY notes TO '{db}'", "attached database"),  # the warehouse itself
         (f"ATTACH '{other}' AS other", "only reads"),
         (f"SELECT * FROM read_csv('{secret}')", "only reads"),
         ("SET enable_external_access = true", "read-only"),
@@ -108,10 +127,7 @@ def test_sql_cannot_write_files_or_reach_outside_the_warehouse(tmp_path: Path) -
 
 
 def test_sql_formats_and_errors(tmp_path: Path) -> None:
-    db = tmp_path / "w.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE t AS SELECT 1 AS a, 'x' AS b")
-    con.close()
+    db = _warehouse_with(tmp_path / "w.duckdb", "CREATE TABLE t AS SELECT 1 AS a, 'x' AS b")
     result = feedwatch("sql", "--db", str(db), "--format", "json", "SELECT * FROM t")
     assert [json.loads(line) for line in result.stdout.splitlines()] == [{"a": 1, "b": "x"}]
     result = feedwatch("sql", "--db", str(db), "SELEKT 1")
@@ -261,11 +277,7 @@ def test_export_and_prune(tmp_path: Path) -> None:
 
 
 def _table_db(tmp_path: Path) -> Path:
-    db = tmp_path / "w.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE t AS SELECT 1 AS a, 'x' AS b")
-    con.close()
-    return db
+    return _warehouse_with(tmp_path / "w.duckdb", "CREATE TABLE t AS SELECT 1 AS a, 'x' AS b")
 
 
 @pytest.mark.parametrize("sql", ["", "   ", ";", "-- only a comment", "/* nothing */ ;"])
@@ -382,8 +394,8 @@ def test_export_of_a_missing_warehouse_creates_nothing(tmp_path: Path) -> None:
 
 
 def test_export_writes_every_table_and_view_but_the_internal_ones(tmp_path: Path) -> None:
-    from warehouse.export import INTERNAL
-    from warehouse.store import Warehouse
+    from warehouse.reads import INTERNAL
+    from warehouse.store import DuckDBWarehouse as Warehouse
 
     db = tmp_path / "w.duckdb"
     with Warehouse.open(db):
@@ -409,8 +421,8 @@ def test_export_writes_every_table_and_view_but_the_internal_ones(tmp_path: Path
 
 
 def test_the_readme_names_every_table_analysts_query() -> None:
-    from warehouse.export import exported
     from warehouse.migrations import schema_sql
+    from warehouse.reads import exported
 
     readme = " ".join((ROOT / "README.md").read_text().split())
     listed = readme[readme.index("The tables are") :].split(";")[0]
@@ -431,7 +443,7 @@ def test_the_readme_names_every_table_analysts_query() -> None:
     ],
 )
 def test_durations_read_the_same_everywhere(tmp_path: Path, args: list[str]) -> None:
-    from warehouse.store import Warehouse
+    from warehouse.store import DuckDBWarehouse as Warehouse
 
     db = tmp_path / "w.duckdb"
     with Warehouse.open(db):

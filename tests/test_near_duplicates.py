@@ -6,9 +6,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from conftest import batch_of
 from extractors.dedup import content_hash, signature, similarity
-from extractors.models import Article, ArticleRecord, EntryData, FeedPoll, FeedSpec, PollBatch
-from warehouse.store import Warehouse
+from extractors.models import Article, ArticleRecord, EntryData, FeedPoll, FeedSpec
+from warehouse.staging import StagedBatch
+from warehouse.store import DuckDBWarehouse as Warehouse
 
 CASES = [
     json.loads(line)
@@ -49,19 +51,12 @@ def _record(case: dict[str, str], spec: FeedSpec, now: datetime) -> tuple[Articl
     return ArticleRecord(article, spec.name, ((spec.name, entry),), now, 200, None, ()), entry
 
 
-def _batch(cases: list[dict[str, str]], run: str) -> PollBatch:
+def _batch(cases: list[dict[str, str]], run: str) -> StagedBatch:
     spec = FeedSpec("wire", "https://wire.example/rss")
     now = datetime.now(UTC)
     pairs = [_record(c, spec, now) for c in cases]
-    return PollBatch(
-        run_id=run,
-        started_at=now,
-        feeds=(spec,),
-        feed_source="test",
-        polls=(FeedPoll(spec, now, spec.url, ok=True, status=200),),
-        new_entries=tuple((spec.name, e) for _, e in pairs),
-        articles=tuple(r for r, _ in pairs),
-    )
+    poll = FeedPoll(spec, now, spec.url, ok=True, status=200)
+    return batch_of(run, spec, (poll,), tuple(r for r, _ in pairs))
 
 
 def test_the_warehouse_clusters_copies_within_and_across_loads(db: Path) -> None:
@@ -82,11 +77,10 @@ def test_the_warehouse_clusters_copies_within_and_across_loads(db: Path) -> None
 def test_pruned_articles_still_gather_their_copies(db: Path) -> None:
     from datetime import timedelta
 
-    from warehouse.export import prune
-
     with Warehouse.open(db) as wh:
         wh.load(_batch([c for c in CASES if c["id"] == "g1-wire"], "run-1"))
-    pruned = prune(db, timedelta(0), now=datetime.now(UTC) + timedelta(seconds=1))
+    with Warehouse.open(db) as wh:
+        pruned = wh.prune(datetime.now(UTC) + timedelta(seconds=1))
     assert pruned["articles"] == 1
     with Warehouse.open(db) as wh:
         wh.load(_batch([c for c in CASES if c["id"] == "g1-trimmed"], "run-2"))

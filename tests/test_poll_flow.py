@@ -325,31 +325,6 @@ def test_a_run_extracting_on_a_dask_cluster_stores_the_same(
     assert all(t.state is not None and t.state.is_completed() for t in chunks)
 
 
-def test_pages_are_fetched_in_groups_of_whole_hosts_taken_in_turn() -> None:
-    from extractors.models import EntryData
-    from flows.poll import _page_groups
-
-    def pages(host: str, n: int) -> dict[str, tuple[tuple[str, EntryData], ...]]:
-        return {
-            f"https://{host}/{i}": (("f", EntryData(str(i), None, None, None, None, None, None)),)
-            for i in range(n)
-        }
-
-    planned = {**pages("big.example", 6), **pages("a.example", 3), **pages("b.example", 3)}
-    groups = _page_groups(planned, 2)
-    assert [label for label, _ in groups] == ["big.example", "a.example +1 more hosts"]
-    urls = [url for url, _ in groups[1][1]]
-    # Hosts in turn: a host's next page waits behind the other host's.
-    assert urls[:4] == [
-        "https://a.example/0",
-        "https://b.example/0",
-        "https://a.example/1",
-        "https://b.example/1",
-    ]
-    assert sorted(u for _, items in groups for u, _ in items) == sorted(planned)
-    assert len(_page_groups(planned, 8)) == 3  # never more groups than hosts
-
-
 def test_credentials_in_feed_urls_reach_no_log_artifact_or_error_column(
     site: SiteServer, topics_file: Path, tmp_path: Path
 ) -> None:

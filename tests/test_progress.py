@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.progress import Lines
-from warehouse.export import exported
-from warehouse.store import Warehouse
+from warehouse.reads import exported
+from warehouse.store import DuckDBWarehouse as Warehouse
 
 
 def _empty_warehouse(tmp_path: Path) -> Path:

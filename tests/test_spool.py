@@ -17,7 +17,7 @@ import pytest
 
 from flows.poll import poll_feeds
 from warehouse import spool
-from warehouse.store import Warehouse
+from warehouse.store import DuckDBWarehouse as Warehouse
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 

@@ -11,14 +11,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from conftest import batch_of
 from extractors.articles import extract_article
 from extractors.errors import WarehouseError, WarehouseLockedError
 from extractors.feeds import parse_feed
-from extractors.models import ArticleRecord, FeedPoll, FeedSpec, PollBatch
+from extractors.models import ArticleRecord, FeedPoll, FeedSpec
 from flows.demo import RSS_PATH, render_site
 from warehouse._duckdb import connect
 from warehouse.migrations import SCHEMA_VERSION, column_comments, ensure_schema
-from warehouse.store import Warehouse
+from warehouse.staging import StagedBatch
+from warehouse.store import DuckDBWarehouse as Warehouse
 
 REQUIRED = {
     "feeds": set(),
@@ -56,7 +58,7 @@ def test_schema_creation_is_idempotent(db: Path) -> None:
     con.close()
 
 
-def _demo_batch(run_id: str) -> PollBatch:
+def _demo_batch(run_id: str) -> StagedBatch:
     base = "http://127.0.0.1:1"
     routes = render_site(base)
     spec = FeedSpec("demo-latest", base + RSS_PATH)
@@ -71,15 +73,7 @@ def _demo_batch(run_id: str) -> PollBatch:
         records.append(
             ArticleRecord(article, spec.name, ((spec.name, e),), now, 200, None, matches=())
         )
-    return PollBatch(
-        run_id=run_id,
-        started_at=now,
-        feeds=(spec,),
-        feed_source="test",
-        polls=(poll,),
-        new_entries=tuple((spec.name, e) for e in feed.entries),
-        articles=tuple(records),
-    )
+    return batch_of(run_id, spec, (poll,), tuple(records))
 
 
 def test_loading_the_same_batch_twice_adds_nothing(db: Path) -> None:
@@ -221,13 +215,14 @@ def test_migrated_rows_get_the_lookup_keys_the_writer_computes(tmp_path: Path) -
         keys = wh.con.execute("SELECT url_key, text_key FROM articles").fetchall()
         entry = wh.con.execute("SELECT entry_key FROM entries").fetchall()
         assert wh.stored_canonical_urls([url]) == {url: aid}
-        assert wh.unknown_entries([]) == []
+        assert wh.stored_entries([("f", "tag:a.example,2024:1 ü")]) == {
+            ("f", "tag:a.example,2024:1 ü")
+        }
     assert keys == [(key64(aid), key64(text_hash))]
     assert entry == [(entry_key("f", "tag:a.example,2024:1 ü"),)]
 
 
 def test_a_feed_is_stale_after_five_usual_gaps_and_two_days_at_least(tmp_path: Path) -> None:
-    from warehouse.queries import feed_health_of
 
     # (usual gap between entries in hours, days since the newest entry) → status
     cases = {(49, 3): "ok", (49, 11): "stale", (1, 1.5): "ok", (1, 3): "stale"}
@@ -245,7 +240,7 @@ def test_a_feed_is_stale_after_five_usual_gaps_and_two_days_at_least(tmp_path: P
                     " entry_key) VALUES (?, ?, now() - to_seconds(?), now(), 'r', ?)",
                     [feed, f"g{i}", int(quiet * 86400 + i * gap * 3600), n * 10 + i],
                 )
-        health = {h.feed_id: h.status for h in feed_health_of(wh.con)}
+        health = {h.feed_id: h.status for h in wh.feed_health()}
     assert health == {f"f{n}": status for n, status in enumerate(cases.values())}
 
 

@@ -185,6 +185,20 @@ JOIN articles a USING (article_id)
 LEFT JOIN feeds f ON f.feed_id = a.feed_id
 WHERE m.matched;
 
+-- Stories per topic: the best-scoring copy of each cluster of copies a current topic hit,
+-- how many copies it has, and when the first of them arrived. (One rule for "a story".)
+CREATE OR REPLACE VIEW topic_stories AS
+SELECT * EXCLUDE (rank)
+FROM (
+    SELECT h.*,
+           count(*) OVER story AS copies,
+           min(a.fetched_at) OVER story AS first_seen,
+           row_number() OVER (story ORDER BY h.score DESC, a.fetched_at, h.article_id) AS rank
+    FROM topic_hits h JOIN articles a USING (article_id)
+    WINDOW story AS (PARTITION BY h.topic, h.cluster_id)
+)
+WHERE rank = 1;
+
 -- Hits per topic per day (by publication date, else fetch date): articles and distinct stories.
 CREATE OR REPLACE VIEW daily_topic_counts AS
 SELECT topic,

@@ -19,7 +19,7 @@ from extractors.models import PollBatch
 
 __all__ = ["pending", "read", "remove", "spool_dir", "write"]
 
-_MAGIC = b"feedwatch-spool-1\n"
+_MAGIC = b"feedwatch-spool-2\n"  # 2: batches carry their feed intents
 
 
 def spool_dir(db: str | Path) -> Path:

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from extractors.dedup import NUM_PERM, band_matrix, entry_key, key64, signature_matrix
 from extractors.dedup import article_id as make_article_id
-from extractors.models import EntryData, PollBatch
+from extractors.models import PollBatch
 from warehouse.migrations import schema_sql
 
 __all__ = ["StagedBatch", "stage", "table_schema"]
@@ -90,10 +90,7 @@ def stage(batch: PollBatch) -> StagedBatch:
     for r, aid in zip(records, aids, strict=True):
         for feed_id, entry in r.entries:
             article_of[(feed_id, entry.guid)] = aid
-    first: dict[tuple[str, str], tuple[str, EntryData]] = {}
-    for feed_id, entry in batch.new_entries:
-        first.setdefault((feed_id, entry.guid), (feed_id, entry))
-    pairs = list(first.values())
+    pairs = batch.new_entries  # each (feed, GUID) once: extractors.plan.new_entries
     entries = _table(
         "entries",
         {
