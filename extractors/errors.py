@@ -149,6 +149,14 @@ class WarehouseLockedError(WarehouseError):
     """Another process holds the DuckDB file."""
 
 
+class WarehouseMissingError(WarehouseError):
+    """There is no warehouse where a read was asked for."""
+
+
+class ForeignFileError(WarehouseError):
+    """The file holds tables but is not a feedwatch warehouse: it is left alone."""
+
+
 class WarehouseOutdatedError(WarehouseError):
     """The file has an older schema version and was opened read-only, where it cannot
     be upgraded."""
@@ -156,6 +164,10 @@ class WarehouseOutdatedError(WarehouseError):
 
 class ReadOnlyError(WarehouseError):
     """A statement tried to change a warehouse opened read-only."""
+
+
+class OutsideReachError(ReadOnlyError):
+    """A read tried to reach files, other databases or extensions."""
 
 
 class OrchestratorError(FeedwatchError):

@@ -19,7 +19,15 @@ import typer
 from rich.console import Console
 from typer.core import TyperCommand
 
-from extractors.errors import ConfigError, FeedwatchError, ReadOnlyError
+from extractors.errors import (
+    ConfigError,
+    FeedwatchError,
+    ForeignFileError,
+    OutsideReachError,
+    ReadOnlyError,
+    WarehouseMissingError,
+    WarehouseOutdatedError,
+)
 from flows.units import DURATIONS, duration_option
 
 out = Console(highlight=False, soft_wrap=True)
@@ -56,8 +64,24 @@ class Command(TyperCommand):
                     formatter.write_dl(rows)
 
 
+# What the user can do about an error, in the CLI's words (the layers below
+# say what is wrong, not which command or flag fixes it).
+_ADVICE: tuple[tuple[type[Exception], str], ...] = (
+    (WarehouseMissingError, "run 'feedwatch run' or 'feedwatch demo' first"),
+    (WarehouseOutdatedError, "run 'feedwatch run'"),
+    (ForeignFileError, "give --db another file"),
+    (OutsideReachError, "feedwatch sql only reads the warehouse; 'feedwatch export' writes files"),
+)
+
+
+def describe(error: Exception) -> str:
+    """An error as the CLI says it: what is wrong, then what to do about it."""
+    advice = next((a for kind, a in _ADVICE if isinstance(error, kind)), None)
+    return f"{error} ({advice})" if advice else str(error)
+
+
 def fail(error: Exception, code: int) -> typer.Exit:
-    err.print(f"feedwatch: {error}", markup=False)
+    err.print(f"feedwatch: {describe(error)}", markup=False)
     return typer.Exit(code)
 
 

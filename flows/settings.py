@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import Field, dataclass, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,39 +38,39 @@ __all__ = [
 ]
 
 DEFAULT_INTERVAL = 15 * 60
-_FEED_KEYS = {"url", "name", "interval", "tags", "fetch_pages"}
+# The keys a file may use come from the objects they fill: a new field is a new
+# key. Where the file's word differs from the field's, it is named here.
+_YAML_NAME = {
+    "interval_seconds": "interval",
+    "max_feed_bytes": "max_feed_size",
+    "max_page_bytes": "max_page_size",
+    "max_concurrency": "concurrency",
+}
 _TOP_KEYS = {"feeds", "fetch"}
-# fetch: key → (HttpSettings field, kind)
+_FEED_KEYS = {_YAML_NAME.get(f.name, f.name) for f in fields(FeedSpec)}
+
+
+def _kind(f: Field[Any]) -> str:
+    if f.name.endswith("_bytes"):
+        return "size"
+    return "duration" if f.type == "float" else "count"
+
+
+# fetch: key → (HttpSettings field, kind); the User-Agent is feedwatch's own.
 _FETCH_KEYS = {
-    "connect_timeout": ("connect_timeout", "duration"),
-    "read_timeout": ("read_timeout", "duration"),
-    "deadline": ("deadline", "duration"),
-    "host_delay": ("host_delay", "duration"),
-    "max_feed_size": ("max_feed_bytes", "size"),
-    "max_page_size": ("max_page_bytes", "size"),
-    "concurrency": ("max_concurrency", "count"),
-    "per_host": ("per_host", "count"),
-    "max_redirects": ("max_redirects", "count"),
+    _YAML_NAME.get(f.name, f.name): (f.name, _kind(f))
+    for f in fields(HttpSettings)
+    if f.name != "user_agent"
 }
-_TOPIC_KEYS = {
-    "name",
-    "query",
-    "description",
-    "min_score",
-    "min_sentences",
-    "aliases",
-    "headline_weight",
-    "lead_weight",
-    "share_weight",
-    "lead_sentences",
-}
+# A topic's own settings; every other field of Topic is a scoring weight.
+_TOPIC_OWN = {"name", "query", "version", "min_score", "min_sentences", "description"}
 # Scoring settings a topic may change: key → (kind, Topic's default).
 _WEIGHTS = {
-    "headline_weight": ("number", Topic.headline_weight),
-    "lead_weight": ("number", Topic.lead_weight),
-    "share_weight": ("number", Topic.share_weight),
-    "lead_sentences": ("count", Topic.lead_sentences),
+    f.name: ("count" if f.type == "int" else "number", f.default)
+    for f in fields(Topic)
+    if f.name not in _TOPIC_OWN
 }
+_TOPIC_KEYS = (_TOPIC_OWN - {"version"}) | set(_WEIGHTS) | {"aliases"}
 
 
 def check_topic(topic: str | None, known: Sequence[str]) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from extractors.errors import TopicSyntaxError
 from extractors.models import Topic
-from extractors.topics import compile_topic, match_topics, parse_query
+from extractors.topics import CompiledTopic, TopicSet, compile_topic, match_topics, parse_query
 from extractors.topics.normalize import normalize_word, sentence_bounds, tokenize
+from extractors.topics.query import And
 from flows.demo import load_articles
 from flows.settings import load_topics
 
@@ -47,6 +49,20 @@ def _match(query: str, text: str, title: str = "", min_score: float = 1.0) -> fl
 )
 def test_queries(query: str, text: str, hit: bool) -> None:
     assert (_match(query, text) is not None) is hit
+
+
+def test_a_query_node_nobody_knows_is_an_error_not_a_near() -> None:
+    """A tree node the matcher does not know must fail loudly, never be read as NEAR."""
+
+    @dataclass(frozen=True)
+    class Odd:
+        weight: float = 1.0
+
+    parsed = compile_topic(Topic("t", "korea AND russia", "v"))
+    assert isinstance(parsed.tree, And)
+    odd = CompiledTopic(parsed.topic, And((parsed.tree.children[0], Odd())))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not a topic query node: Odd"):
+        TopicSet([odd]).match("Korea and Russia", "Korea and Russia met.")
 
 
 def test_near_does_not_bridge_title_and_text() -> None:

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import duckdb
 
-from extractors.errors import ConfigError, ReadOnlyError, WarehouseError, WarehouseLockedError
+from extractors.errors import (
+    ConfigError,
+    ReadOnlyError,
+    WarehouseError,
+    WarehouseLockedError,
+    WarehouseMissingError,
+)
 
 __all__ = ["READABLE_FROM", "check_path", "connect", "transaction"]
 
@@ -20,9 +26,7 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     path = Path(path)
     check_path(path)
     if read_only and not path.exists():
-        raise WarehouseError(
-            f"{path}: no warehouse here yet (run 'feedwatch run' or 'feedwatch demo' first)"
-        )
+        raise WarehouseMissingError(f"{path}: no warehouse here yet")
     config: dict[str, str | bool | int | float | list[str]] = {}
     if not read_only:
         try:

@@ -23,7 +23,12 @@ from importlib import resources
 
 import duckdb
 
-from extractors.errors import WarehouseError, WarehouseOutdatedError
+from extractors.errors import (
+    ForeignFileError,
+    WarehouseError,
+    WarehouseMissingError,
+    WarehouseOutdatedError,
+)
 from warehouse._duckdb import transaction
 
 __all__ = [
@@ -121,18 +126,16 @@ def check_version(con: duckdb.DuckDBPyConnection, where: str, *, read_only: bool
             f"understands ({SCHEMA_VERSION}): upgrade feedwatch before opening it"
         )
     if version == 0 and _tables(con):
-        raise WarehouseError(
+        raise ForeignFileError(
             f"{where}: holds tables but no feedwatch schema version: not a feedwatch"
-            " warehouse (feedwatch leaves it alone; give --db another file)"
+            " warehouse, and feedwatch leaves it alone"
         )
     if read_only and version == 0:
-        raise WarehouseError(
-            f"{where}: no warehouse here yet (run 'feedwatch run' or 'feedwatch demo' first)"
-        )
+        raise WarehouseMissingError(f"{where}: no warehouse here yet")
     if read_only and version < SCHEMA_VERSION:
         raise WarehouseOutdatedError(
             f"{where}: written by an older feedwatch (schema version {version}, this one"
-            f" uses {SCHEMA_VERSION}); a read-write open upgrades it: run 'feedwatch run'"
+            f" uses {SCHEMA_VERSION}); a read-write open upgrades it"
         )
     return version
 

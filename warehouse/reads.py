@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from extractors.errors import ConfigError, ReadOnlyError
+from extractors.errors import ConfigError, OutsideReachError
 from warehouse._duckdb import is_read_only_violation, wrap_read_only
 from warehouse._session import Session
 from warehouse.api import Result
@@ -142,10 +142,9 @@ class Reads(Session):
             try:
                 cursor = self.con.execute(statement)
             except duckdb.PermissionException as e:
-                raise ReadOnlyError(
-                    "feedwatch sql only reads the warehouse: files, other databases and"
-                    " extensions are out of its reach; 'feedwatch export' writes files"
-                    f" ({str(e).splitlines()[0]})"
+                raise OutsideReachError(
+                    "reads stay inside the warehouse: files, other databases and"
+                    f" extensions are out of reach ({str(e).splitlines()[0]})"
                 ) from e
             except duckdb.Error as e:
                 if is_read_only_violation(e) or "configuration has been locked" in str(e):

@@ -326,7 +326,9 @@ def terms_of(node: Node, *, positive: bool = True) -> list[Term]:
         return terms_of(node.child, positive=positive)
     if isinstance(node, Near):
         return terms_of(node.left, positive=positive) + terms_of(node.right, positive=positive)
-    return [t for c in node.children for t in terms_of(c, positive=positive)]
+    if isinstance(node, And | Or):
+        return [t for c in node.children for t in terms_of(c, positive=positive)]
+    raise unknown_node(node)
 
 
 def all_terms(node: Node) -> list[Term]:
@@ -337,4 +339,11 @@ def all_terms(node: Node) -> list[Term]:
         return all_terms(node.child)
     if isinstance(node, Near):
         return all_terms(node.left) + all_terms(node.right)
-    return [t for c in node.children for t in all_terms(c)]
+    if isinstance(node, And | Or):
+        return [t for c in node.children for t in all_terms(c)]
+    raise unknown_node(node)
+
+
+def unknown_node(node: object) -> TypeError:
+    """A query tree holding something the parser never makes: a bug, said at once."""
+    return TypeError(f"not a topic query node: {type(node).__name__}")
