@@ -11,7 +11,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint check bench install clean serve screenshot
+.PHONY: demo test test-fast lint check bench install clean serve screenshot
 
 install: $(DEV_STAMP)
 
@@ -37,6 +37,11 @@ serve: $(STAMP)
 
 test: $(DEV_STAMP)
 	PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest
+
+# The tier without Prefect and without processes (tests marked slow are left out;
+# anything that reaches for either fails): under a minute.
+test-fast: $(DEV_STAMP)
+	FEEDWATCH_TEST_TIER=fast PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest -m "not slow"
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -51,7 +51,8 @@ def main() -> None:
         from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
         from flows.extract import usable_cores
-        from flows.poll import TASK_WORKERS, poll_feeds
+        from flows.fetch import TASK_WORKERS
+        from flows.poll import poll_feeds
 
         @task
         def nothing(*_: object) -> None:
@@ -96,7 +97,7 @@ def main() -> None:
                 )
 
     a, b, c = statistics.median(serial), statistics.median(polls), statistics.median(shapes)
-    cpu = statistics.median(sum(u.cpu_by_role().values()) for u in uses)
+    cpu_s = statistics.median(sum(u.cpu_by_role().values()) for u in uses)
     rss = max(u.peak_rss for u in uses) / 2**20
     pss = max(u.peak_pss for u in uses) / 2**20
     print(
@@ -105,7 +106,7 @@ def main() -> None:
     )
     print(f"  serial trafilatura.extract loop: {a:.1f} s ({1000 * a / n:.1f} ms a page)")
     print(f"  poll (fetch, extract, detect, load): {b:.1f} s   ratio {b / a:.2f}")
-    print(f"  CPU of the poll, all processes: {cpu:.1f} s ({1000 * cpu / n:.1f} ms a page)")
+    print(f"  CPU of the poll, all processes: {cpu_s:.1f} s ({1000 * cpu_s / n:.1f} ms a page)")
     print(f"  orchestration (same flow shape, no work): {c:.2f} s = {c / b:.1%} of the poll")
     print(f"  peak memory of the poll's processes: {pss:.0f} MiB (PSS), {rss:.0f} MiB (RSS summed)")
 

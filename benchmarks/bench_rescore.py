@@ -28,7 +28,8 @@ from extractors.models import ArticleRecord, PollBatch
 from flows.extract import extract_pages
 from flows.rescore import rescore
 from flows.settings import load_topics
-from warehouse.store import Warehouse
+from warehouse import open_warehouse
+from warehouse.staging import stage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,9 +49,22 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "bench.duckdb")
-        with Warehouse.open(db) as wh:
+        with open_warehouse(db) as wh:
             entries = tuple(e for p in pages for e in p.entries)
-            wh.load(PollBatch("bench", now, (), "bench", (), entries, records))
+            wh.load(
+                stage(
+                    PollBatch(
+                        run_id="bench",
+                        started_at=now,
+                        feeds=(),
+                        feed_source="bench",
+                        polls=(),
+                        updates=(),
+                        new_entries=entries,
+                        articles=records,
+                    )
+                )
+            )
         matched, extracted = [], []
         for _ in range(args.repeat):
             t0 = time.perf_counter()

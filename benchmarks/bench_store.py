@@ -25,10 +25,11 @@ from pathlib import Path
 
 import duckdb
 
+from extractors.decide import feed_updates, register_feed
 from extractors.dedup import content_hash, signature
 from extractors.models import Article, ArticleRecord, EntryData, FeedPoll, FeedSpec, PollBatch
 from warehouse.staging import StagedBatch, stage
-from warehouse.store import Warehouse
+from warehouse.store import DuckDBWarehouse as Warehouse
 
 WORDS = [
     "north",
@@ -84,7 +85,17 @@ def make_batch(n: int, run: str, seed: int) -> PollBatch:
         records.append(ArticleRecord(article, spec.name, ((spec.name, entry),), now, 200, None, ()))
         entries.append((spec.name, entry))
     poll = FeedPoll(spec, now, spec.url, ok=True, status=200)
-    return PollBatch(run, now, (spec,), "bench", (poll,), tuple(entries), tuple(records))
+    entries_t = tuple(entries)
+    return PollBatch(
+        run_id=run,
+        started_at=now,
+        feeds=(register_feed(spec, None),),
+        feed_source="bench",
+        polls=(poll,),
+        updates=tuple(feed_updates((poll,), {}, entries_t)),
+        new_entries=entries_t,
+        articles=tuple(records),
+    )
 
 
 def raw_insert(db: Path, staged: StagedBatch) -> float:

@@ -158,10 +158,15 @@ def check_peer(url: str, sock: socket.socket) -> None:
 class Fetcher:
     """A shared HTTP client. Thread-safe: one instance serves every task of a run."""
 
-    def __init__(self, settings: HttpSettings | None = None):
+    def __init__(
+        self, settings: HttpSettings | None = None, *, transport: httpx.BaseTransport | None = None
+    ):
+        """`transport` replaces the network (httpx.MockTransport, for code whose subject
+        is not HTTP); the address checks and host limits still apply."""
         self.settings = settings or HttpSettings()
         s = self.settings
         self._client = httpx.Client(
+            transport=transport,
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             # Only encodings feedwatch inflates itself, under the size cap.
             headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},

@@ -6,7 +6,9 @@ served over real HTTP on 127.0.0.1, plus a few broken routes.
 
 from __future__ import annotations
 
+import multiprocessing.process
 import os
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,6 +30,29 @@ from warehouse.staging import StagedBatch, stage
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+
+# `make test-fast`: the tier without Prefect's server and without processes.
+# Anything that starts one (Prefect's temporary server is a process too) fails
+# there, asking for the test to be marked slow.
+FAST_TIER = os.environ.get("FEEDWATCH_TEST_TIER") == "fast"
+
+
+def _no_processes(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("the fast tier starts no processes: mark the test slow")
+
+
+if FAST_TIER:
+    subprocess.Popen.__init__ = _no_processes  # type: ignore[method-assign]
+    multiprocessing.process.BaseProcess.start = _no_processes  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whatever needs Prefect's harness is slow, marked or not."""
+    for item in items:
+        if "prefect_harness" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
 
 BROKEN_ROUTES = {
     "/broken/500.xml": Route(500, "text/html", b"<h1>Internal Server Error</h1>"),

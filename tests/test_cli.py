@@ -20,6 +20,9 @@ from flows.cli_reference import commands
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
+# The commands as users run them: each test starts feedwatch in a subprocess.
+pytestmark = pytest.mark.slow
+
 
 def feedwatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("feedwatch", path=str(Path(sys.executable).parent)) or "feedwatch"
@@ -166,7 +169,6 @@ def test_topics_check(tmp_path: Path) -> None:
     assert result.returncode == 2 and f"{cases}:2: not valid JSON" in result.stderr
 
 
-@pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_run_with_the_real_feeds_records_every_failure_and_exits_0(tmp_path: Path) -> None:
     """No public feed is reachable from here: each failure is recorded, the run still succeeds."""
@@ -198,7 +200,6 @@ def test_run_with_the_real_feeds_records_every_failure_and_exits_0(tmp_path: Pat
     assert f"{n} failed" in result.output
 
 
-@pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_demo_twice_adds_no_rows(tmp_path: Path) -> None:
     db = tmp_path / "demo.duckdb"
@@ -239,7 +240,6 @@ def test_topics_eval(tmp_path: Path) -> None:
     assert result.returncode == 2 and f"{bad}:1:" in result.stderr
 
 
-@pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_export_and_prune(tmp_path: Path) -> None:
     db = tmp_path / "demo.duckdb"

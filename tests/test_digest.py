@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -47,7 +48,7 @@ def recent_db(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -
     yield db
 
 
-def _sql(db: Path, query: str) -> list[tuple[object, ...]]:
+def _sql(db: Path, query: str) -> list[tuple[Any, ...]]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         return con.execute(query).fetchall()

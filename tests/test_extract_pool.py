@@ -16,6 +16,9 @@ from flows.extract import POOL_MIN_PAGES, extract_on_dask, extract_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Worker processes and Dask: every test here starts processes.
+pytestmark = pytest.mark.slow
+
 
 def _pages(bodies: list[tuple[str, bytes]]) -> list[PageFetch]:
     now = datetime.now(UTC)

@@ -79,7 +79,7 @@ class Hostile(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_GET(self) -> None:
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        base = f"http://127.0.0.1:{self.connection.getsockname()[1]}"
         path = self.path
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._route(path, base)  # the client may give up, as it should
@@ -125,7 +125,7 @@ class Hostile(BaseHTTPRequestHandler):
         elif path == "/to-private.xml":
             self._head(302, {"Location": "http://10.0.0.1/feed.xml", "Content-Length": "0"})
         elif path == "/to-other-loopback.xml":
-            port = self.server.server_address[1]
+            port = self.connection.getsockname()[1]
             self._head(
                 302, {"Location": f"http://127.0.0.2:{port}/good.xml", "Content-Length": "0"}
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,7 +15,7 @@ from flows.demo import RSS_PATH, Route, SiteServer
 
 
 @pytest.fixture(scope="module")
-def server() -> SiteServer:
+def server() -> Iterator[SiteServer]:
     routes = {
         "/ok.xml": Route(200, "application/rss+xml", b"<rss version='2.0'><channel/></rss>"),
         "/gone": Route(410, "text/plain", b"gone"),

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -39,7 +40,7 @@ def _requests(server: SiteServer, path: str) -> list[dict[str, str]]:
     return [h for p, h, _ in server.requests if p.split("?")[0] == path]
 
 
-def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
+def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         return con.execute(sql).fetchall()

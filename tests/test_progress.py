@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -46,6 +47,7 @@ def test_a_command_writes_plain_lines_when_not_on_a_terminal(tmp_path: Path) -> 
     assert "━" not in result.output
 
 
+@pytest.mark.slow  # a terminal in a subprocess
 def test_a_command_draws_bars_on_a_terminal(tmp_path: Path) -> None:
     db = _empty_warehouse(tmp_path)
     leader, follower = pty.openpty()

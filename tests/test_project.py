@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from typer.main import get_command
 
@@ -15,6 +16,7 @@ from flows.cli_reference import commands, reference
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow  # imports the flows, Prefect with them
 def test_every_prefect_yaml_entrypoint_imports() -> None:
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     assert config["deployments"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -33,7 +34,7 @@ def polled(
     yield db
 
 
-def _sql(db: Path, query: str) -> list[tuple[object, ...]]:
+def _sql(db: Path, query: str) -> list[tuple[Any, ...]]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         return con.execute(query).fetchall()

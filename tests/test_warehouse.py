@@ -90,6 +90,7 @@ def test_loading_the_same_batch_twice_adds_nothing(db: Path) -> None:
     assert counts == (13, 13, 13)
 
 
+@pytest.mark.slow  # the lock is held by another process
 def test_a_locked_file_raises_a_clear_error(db: Path) -> None:
     with Warehouse.open(db):
         pass

@@ -1,0 +1,114 @@
+"""The poll's task bodies, called as plain functions (`task.fn`), with the network
+replaced by an httpx transport: what is tested here is what the tasks make of
+responses, not HTTP (test_http.py and test_hostile.py test that, over loopback)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from extractors.http import Fetcher, HttpSettings
+from extractors.models import Entries, EntryData, FeedSpec, FeedState
+from flows.extract import PageExtractor
+from flows.fetch import fetch_page_group, poll_group
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+class _Body(httpx.SyncByteStream):
+    """A body the Fetcher reads as it would from a socket (in chunks, once)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(0, len(self.data), 4096):
+            yield self.data[i : i + 4096]
+
+
+def _site(requests: list[httpx.Request]) -> httpx.MockTransport:
+    """Feeds and pages from tests/data by path; a few paths that fail."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        path = request.url.path
+        if path == "/down.xml":
+            return httpx.Response(503, headers={"Retry-After": "120"}, stream=_Body(b""))
+        if path == "/gone.xml":
+            return httpx.Response(410, stream=_Body(b""))
+        if path == "/cached.xml" and request.headers.get("If-None-Match") == '"v1"':
+            return httpx.Response(304, headers={"ETag": '"v1"'}, stream=_Body(b""))
+        folder = "pages" if path.startswith("/pages/") else "feeds"
+        file = DATA / folder / path.rsplit("/", 1)[1].replace("cached.xml", "rss2.xml")
+        if not file.exists():
+            return httpx.Response(404, stream=_Body(b"not here"))
+        headers = {"ETag": '"v1"', "Cache-Control": "max-age=600"}
+        return httpx.Response(200, headers=headers, stream=_Body(file.read_bytes()))
+
+    return httpx.MockTransport(handle)
+
+
+def _state(spec: FeedSpec, etag: str) -> FeedState:
+    return FeedState(feed_id=spec.name, url=spec.url, config_url=spec.url, etag=etag)
+
+
+def test_a_feed_group_reads_every_feed_and_records_each_failure() -> None:
+    requests: list[httpx.Request] = []
+    specs = {
+        name: FeedSpec(name, f"http://wire.test/{name}.xml")
+        for name in ("rss2", "atom", "down", "gone", "cached")
+    }
+    feeds = [(s, _state(s, '"v1"') if s.name == "cached" else None) for s in specs.values()]
+    with Fetcher(HttpSettings(host_delay=0), transport=_site(requests)) as fetcher:
+        polls = {p.feed.name: p for p in poll_group.fn("wire", feeds, fetcher)}
+
+    golden = json.loads((DATA / "feeds" / "rss2.json").read_text(encoding="utf-8"))
+    rss2 = polls["rss2"]
+    assert rss2.ok and rss2.status == 200 and rss2.etag == '"v1"'
+    # As the golden file (the GUID of an item without one is made from the feed's URL).
+    assert [(e.link, e.title) for e in rss2.entries] == [
+        (e["link"], e["title"]) for e in golden["entries"]
+    ]
+    assert rss2.cache_seconds == 1800  # the feed's <ttl> beats the header's 600 s
+    assert polls["atom"].ok and len(polls["atom"].entries) == 2
+    # A 304 is not parsed: no entries, nothing wrong.
+    assert polls["cached"].ok and polls["cached"].status == 304 and not polls["cached"].entries
+    assert (
+        requests[[r.url.path for r in requests].index("/cached.xml")].headers["If-None-Match"]
+        == '"v1"'
+    )
+    down, gone = polls["down"], polls["gone"]
+    assert not down.ok and down.transient and down.retry_after == 120 and down.status == 503
+    assert not gone.ok and not gone.transient and gone.status == 410
+    assert all(r.headers["User-Agent"].startswith("feedwatch/") for r in requests)
+
+
+def test_a_page_group_fetches_each_page_and_keeps_its_entries() -> None:
+    requests: list[httpx.Request] = []
+    now = datetime.now(UTC)
+    urls = [
+        "http://herald.test/pages/jsonld-news.html",
+        "http://herald.test/pages/missing.html",
+    ]
+    items: list[tuple[str, Entries]] = [
+        (url, (("wire", EntryData(f"g{i}", url, "Entry", now, None, None, None)),))
+        for i, url in enumerate(urls)
+    ]
+    with (
+        Fetcher(HttpSettings(host_delay=0), transport=_site(requests)) as fetcher,
+        PageExtractor(expected=len(items), workers=1) as extractor,
+    ):
+        pages = fetch_page_group.fn("herald.test", items, fetcher, extractor)
+        articles = list(extractor.articles(pages))
+    assert [p.url for p in pages] == urls
+    assert [p.entries for p in pages] == [entries for _, entries in items]
+    found, missing = pages
+    assert found.status == 200 and found.html and found.error is None
+    assert missing.status == 404 and missing.html is None and missing.error == "HTTP 404"
+    golden = json.loads((DATA / "pages" / "jsonld-news.json").read_text(encoding="utf-8"))
+    assert articles[0].text == golden["text"] and articles[0].title == golden["title"]
+    assert articles[1].text_source != "extracted"  # no page: the feed's text, or nothing
