@@ -182,6 +182,31 @@ def load_batch(db: str, staged: StagedBatch) -> tuple[LoadResult | None, list[Fe
     raise AssertionError("unreachable")
 
 
+def fetch_and_extract(
+    plan: PagePlan,
+    fetcher: Fetcher,
+    topics: TopicSet,
+    summary: RunSummary,
+    *,
+    workers: int | None,
+    dask_address: str | None,
+) -> tuple[list[PageFetch], list[ArticleRecord]]:
+    """The planned pages fetched (and those already stored kept), extracted as they
+    arrive (or on Dask), and matched against the topics."""
+    with PageExtractor(len(plan.fetch) + len(plan.keep), 1 if dask_address else workers) as ex:
+        pages = fetch_pages(plan.fetch, fetcher, ex)
+        summary.mark("pages fetched")
+        pages += [PageFetch(url, items, datetime.now(UTC)) for url, items in plan.keep.items()]
+        source = (
+            Extracted(extract_on_dask(pages, dask_address, workers))
+            if dask_address and pages
+            else ex
+        )
+        records = extract_and_detect(unwalked(pages), topics, source) if pages else []
+    summary.mark("pages extracted")
+    return pages, records
+
+
 def _run_name() -> str:
     return f"poll {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
 
@@ -223,19 +248,9 @@ def poll_feeds(
         summary.mark("feeds fetched")
         entries, plan = plan_run(db, polls, {s.name for s in due if s.fetch_pages})
         summary.mark("new entries found")
-        with PageExtractor(
-            len(plan.fetch) + len(plan.keep), 1 if dask_address else extract_workers
-        ) as extractor:
-            pages = fetch_pages(plan.fetch, fetcher, extractor)
-            summary.mark("pages fetched")
-            pages += [PageFetch(url, items, datetime.now(UTC)) for url, items in plan.keep.items()]
-            source = (
-                Extracted(extract_on_dask(pages, dask_address, extract_workers))
-                if dask_address and pages
-                else extractor
-            )
-            records = extract_and_detect(unwalked(pages), topics, source) if pages else []
-        summary.mark("pages extracted")
+        pages, records = fetch_and_extract(
+            plan, fetcher, topics, summary, workers=extract_workers, dask_address=dask_address
+        )
     batch = PollBatch(
         run_id=summary.run_id,
         started_at=started,
