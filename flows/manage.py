@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from extractors.decide import register_feed
 from extractors.errors import ConfigError, FetchError, ParseError
 from extractors.feeds import discover_feeds, parse_feed
 from extractors.http import Fetcher, HttpSettings
@@ -99,7 +100,7 @@ def _add_new(
         for url, name, (interval, tags, fetch_pages) in found
         if url not in known_urls
     ]
-    wh.add_feeds(specs, source)
+    wh.add_feeds([register_feed(s, None) for s in specs], source)
     return specs
 
 
@@ -138,6 +139,7 @@ def disable_feed(db: Path, name: str, reason: str | None, feeds_path: Path | Non
     """Disable (reason given) or enable (None) a feed, from feeds.yaml or stored."""
     with open_warehouse(db) as wh:
         if name not in wh.feed_states() and feeds_path and feeds_path.exists():
-            wh.add_feeds([s for s in load_feeds(feeds_path) if s.name == name], "config")
+            configured = [s for s in load_feeds(feeds_path) if s.name == name]
+            wh.add_feeds([register_feed(s, None) for s in configured], "config")
         if not wh.set_disabled(name, reason):
             raise ConfigError(f"no feed named {name!r} (see 'feedwatch feeds status --all')")

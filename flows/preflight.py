@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from extractors.decide import due_feeds, feeds_to_poll
+from extractors.decide import due_feeds, feeds_to_poll, topics_to_rescore
 from extractors.errors import WarehouseError, WarehouseLockedError, WarehouseOutdatedError
 from extractors.models import FeedSpec, FeedState
 from extractors.topics import TopicSet
@@ -78,6 +78,11 @@ def plan_rescore(topics: TopicSet, db: Path, *, all_topics: bool = False) -> lis
     every = [ct.topic.name for ct in topics]
     try:
         with open_warehouse(db, read_only=True) as wh:
-            return every if all_topics else wh.topics_to_rescore([ct.topic for ct in topics])
+            versions, has_articles = wh.topic_versions(), wh.count_articles() > 0
+        return (
+            every
+            if all_topics
+            else topics_to_rescore([ct.topic for ct in topics], versions, has_articles)
+        )
     except WarehouseOutdatedError:
         return every  # the rescore upgrades it, then knows

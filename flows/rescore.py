@@ -15,6 +15,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from extractors.decide import topics_to_rescore
 from extractors.topics import TopicSet
 from flows.logs import run_logger
 from flows.progress import progress
@@ -37,7 +38,10 @@ def rescore(db: str, topics: TopicSet, *, all_topics: bool = False) -> RescoreSu
     t0 = time.monotonic()
     summary = RescoreSummary()
     with open_warehouse(db) as wh:
-        stale = wh.register_topics([ct.topic for ct in topics])
+        wh.register_topics([ct.topic for ct in topics])
+        stale = topics_to_rescore(
+            [ct.topic for ct in topics], wh.topic_versions(), wh.count_articles() > 0
+        )
         todo = topics if all_topics else topics.only(stale)
         summary.topics = [ct.topic.name for ct in todo]
         summary.hits = dict.fromkeys(summary.topics, 0)

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from extractors.decide import topics_to_rescore
 from extractors.errors import redact_url
 from extractors.models import PollBatch
 from flows.units import counted
@@ -91,7 +92,9 @@ class RunSummary:
         self.duplicate_articles = result.duplicate_articles
         self.hits = result.hits
         self.unhealthy = [h for h in health if h.needs_care]
-        self.stale_topics = result.stale_topics
+        self.stale_topics = topics_to_rescore(
+            batch.topics, result.topic_versions, result.has_articles
+        )
         self.seconds = round(time.monotonic() - self._t0, 2)
 
     def hits_per_topic(self) -> dict[str, int]:

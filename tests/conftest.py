@@ -13,7 +13,9 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pytest
 
 # Before Prefect is imported anywhere: no telemetry, a throwaway home.
@@ -132,6 +134,15 @@ def batch_of(
             articles=records,
         )
     )
+
+
+def read_rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    """A query's rows, read from the warehouse file as an analyst would (read-only)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 def corpora() -> Path:

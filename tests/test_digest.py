@@ -13,13 +13,12 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from conftest import write_feeds
+from conftest import read_rows, write_feeds
 from flows.cli import app
 from flows.demo import ATOM_PATH, RSS_PATH, demo_server
 from flows.demo.browser import Browser, find_chromium
@@ -48,14 +47,6 @@ def recent_db(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -
     yield db
 
 
-def _sql(db: Path, query: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(query).fetchall()
-    finally:
-        con.close()
-
-
 def _write(db: Path, out: Path, *args: str) -> str:
     result = runner.invoke(app, ["digest", "--db", str(db), "--out", str(out), *args])
     assert result.exit_code == 0, result.output
@@ -70,7 +61,7 @@ def test_the_page_shows_each_days_hits_each_new_story_and_feed_health(
     # The chart: one bar per topic and day with hits, its height the day's count.
     expected = {
         (t, d.isoformat()): n
-        for t, d, n in _sql(
+        for t, d, n in read_rows(
             recent_db,
             "SELECT topic, day, articles FROM daily_topic_counts"
             " WHERE day > current_date - 30 AND day <= current_date",
@@ -87,7 +78,9 @@ def test_the_page_shows_each_days_hits_each_new_story_and_feed_health(
     assert bars == expected
 
     # The new stories: one per topic and story, each with its matched words marked.
-    stories = _sql(recent_db, "SELECT count(DISTINCT (topic, cluster_id)) FROM topic_hits")[0][0]
+    stories = read_rows(recent_db, "SELECT count(DISTINCT (topic, cluster_id)) FROM topic_hits")[0][
+        0
+    ]
     assert page.count('<li class="hit">') == stories
     hits = re.findall(r'<li class="hit">(.*?)</li>', page, re.S)
     assert all("<mark>" in h for h in hits if 'class="snippet"' in h)
@@ -103,7 +96,7 @@ def test_the_page_needs_nothing_from_the_network(recent_db: Path, tmp_path: Path
     assert "<script" not in page
     assert not re.search(r"<link\b|@import|url\(", page)
     # Every src= and href= is a story's own link: nothing to load when the page opens.
-    links = {u for (u,) in _sql(recent_db, "SELECT link FROM topic_hits")}
+    links = {u for (u,) in read_rows(recent_db, "SELECT link FROM topic_hits")}
     assert not re.findall(r'\bsrc="', page)
     assert set(re.findall(r'href="([^"]+)"', page)) <= links
 
@@ -113,7 +106,7 @@ def test_one_topic_only(recent_db: Path, tmp_path: Path) -> None:
     assert 'data-topic="dprk-missiles"' in page and 'data-topic="dprk-russia"' not in page
     assert (
         page.count('<li class="hit">')
-        == _sql(
+        == read_rows(
             recent_db,
             "SELECT count(DISTINCT cluster_id) FROM topic_hits WHERE topic = 'dprk-missiles'",
         )[0][0]
@@ -160,7 +153,7 @@ def test_hits_lists_new_stories_as_json(recent_db: Path) -> None:
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert (
         len(rows)
-        == _sql(recent_db, "SELECT count(DISTINCT (topic, cluster_id)) FROM topic_hits")[0][0]
+        == read_rows(recent_db, "SELECT count(DISTINCT (topic, cluster_id)) FROM topic_hits")[0][0]
     )
     assert {"topic", "title", "link", "outlet", "published_at", "copies"} <= set(rows[0])
     only = runner.invoke(
@@ -221,7 +214,9 @@ def test_a_real_browser_shows_the_chart_and_the_hits(recent_db: Path, tmp_path: 
     assert seen["charts"] == 2 and seen["chartWidth"] > 600
     assert seen["bars"] == seen["allBars"] >= 10
     assert seen["firstBarColour"] not in ("", "none", "rgb(0, 0, 0)")
-    stories = _sql(recent_db, "SELECT count(DISTINCT (topic, cluster_id)) FROM topic_hits")[0][0]
+    stories = read_rows(recent_db, "SELECT count(DISTINCT (topic, cluster_id)) FROM topic_hits")[0][
+        0
+    ]
     assert seen["hits"] == stories and seen["marks"] >= stories
     assert not seen["overflow"]  # nothing sticks out sideways
     png = shot.read_bytes()
@@ -265,13 +260,13 @@ def test_the_guides_python_example_runs_with_pandas_and_polars(recent_db: Path) 
     scope: dict[str, object] = {}
     exec(example.replace("data/feedwatch.duckdb", str(recent_db)), scope)
     hits, per_topic, per_outlet = scope["hits"], scope["per_topic"], scope["per_outlet"]
-    assert len(hits) == _sql(recent_db, "SELECT count(*) FROM topic_hits")[0][0]  # type: ignore[arg-type]
+    assert len(hits) == read_rows(recent_db, "SELECT count(*) FROM topic_hits")[0][0]  # type: ignore[arg-type]
     # The frames hold the numbers SQL gives, not only the right names.
-    assert per_topic.rows() == _sql(  # type: ignore[attr-defined]
+    assert per_topic.rows() == read_rows(  # type: ignore[attr-defined]
         recent_db,
         "SELECT topic, sum(articles) FROM daily_topic_counts GROUP BY topic ORDER BY topic",
     )
     assert per_topic.columns == ["topic", "articles"]  # type: ignore[attr-defined]
     assert dict(per_outlet) == dict(  # type: ignore[call-overload]
-        _sql(recent_db, "SELECT outlet, count(*) FROM topic_hits GROUP BY outlet")
+        read_rows(recent_db, "SELECT outlet, count(*) FROM topic_hits GROUP BY outlet")
     )

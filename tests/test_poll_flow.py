@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ def test_the_run_leaves_a_markdown_artifact(demo_feeds: Path, topics_file: Path,
 
     summary = _poll(demo_feeds, topics_file, db)
     artifact = Artifact.get(key="poll-summary")
-    assert isinstance(artifact, Artifact)  # the synchronous call
+    assert artifact is not None and not isinstance(artifact, Coroutine)  # the synchronous call
     assert artifact is not None
     assert str(artifact.flow_run_id) == summary.flow_run_id
     assert artifact.type == "markdown"
@@ -201,7 +202,7 @@ def test_the_run_leaves_a_table_of_new_stories(
 
     summary = _poll(demo_feeds, topics_file, db)
     artifact = Artifact.get(key="poll-hits")
-    assert isinstance(artifact, Artifact)  # the synchronous call
+    assert artifact is not None and not isinstance(artifact, Coroutine)  # the synchronous call
     assert artifact is not None
     assert str(artifact.flow_run_id) == summary.flow_run_id
     assert artifact.type == "table"
@@ -240,16 +241,16 @@ def test_the_digest_lists_each_new_story_once(
     (page,) = reports.glob("digest-*.html")
     assert page.read_text().count('class="hit"') == len(result.stories)
     link = Artifact.get(key="digest-page")
-    assert isinstance(link, Artifact)  # the synchronous call
+    assert link is not None and not isinstance(link, Coroutine)  # the synchronous call
     assert link is not None and f"({page.resolve().as_uri()})" in str(link.data)
     stories = {(h.topic, h.cluster_id) for h in summary.hits}
     assert len(result.stories) == len(stories)
     assert sum(s["copies"] for s in result.stories) == len(summary.hits)
     markdown = Artifact.get(key="digest")
-    assert isinstance(markdown, Artifact)  # the synchronous call
+    assert markdown is not None and not isinstance(markdown, Coroutine)  # the synchronous call
     assert markdown is not None and "## dprk-russia:" in str(markdown.data)
     table = Artifact.get(key="digest-stories")
-    assert isinstance(table, Artifact)  # the synchronous call
+    assert table is not None and not isinstance(table, Coroutine)  # the synchronous call
     assert table is not None and len(json.loads(str(table.data))) == len(stories)
     # Nothing new in the next hour's digest window once it has moved on.
     assert digest(db=str(db), since_hours=0, reports_dir=str(reports)).stories == []

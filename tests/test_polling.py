@@ -7,13 +7,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from conftest import write_feeds
+from conftest import read_rows, write_feeds
 from flows.cli import app
 from flows.demo import RSS_PATH, Route, SiteServer
 from flows.poll import RunSummary, poll_feeds
@@ -40,14 +38,6 @@ def _requests(server: SiteServer, path: str) -> list[dict[str, str]]:
     return [h for p, h, _ in server.requests if p.split("?")[0] == path]
 
 
-def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_conditional_get_and_due_feeds(
     server: SiteServer, tmp_path: Path, topics_file: Path, db: Path
 ) -> None:
@@ -66,7 +56,7 @@ def test_conditional_get_and_due_feeds(
     assert sent["if-none-match"].startswith('"')
     assert sent["if-modified-since"].endswith("GMT")
     assert again.not_modified == 1 and again.entries_seen == 0
-    rows = _query(db, "SELECT status, entries_seen, ok FROM feed_fetches ORDER BY fetched_at")
+    rows = read_rows(db, "SELECT status, entries_seen, ok FROM feed_fetches ORDER BY fetched_at")
     assert rows == [(200, 1, True), (304, 0, True)]
     assert "feedwatch" in sent["user-agent"]
 
@@ -96,7 +86,7 @@ def test_server_hints_and_retry_after(tmp_path: Path, topics_file: Path, db: Pat
     assert {n for n, _ in summary.failed} == {"busy", "down"}
     due = {
         name: (due_at - polled).total_seconds() / 3600
-        for name, due_at, polled in _query(
+        for name, due_at, polled in read_rows(
             db, "SELECT feed_id, next_due_at, last_polled_at FROM feeds"
         )
     }
@@ -127,9 +117,9 @@ def test_permanent_redirects_move_a_feed_temporary_ones_never(
         old, temp = len(_requests(s, "/old.xml")), len(_requests(s, "/temp.xml"))
     assert old == 3  # three polls saw the 301; the fourth went straight to the new URL
     assert temp == 4  # a temporary redirect never moves a feed
-    urls = dict(_query(db, "SELECT feed_id, url FROM feeds"))
+    urls = dict(read_rows(db, "SELECT feed_id, url FROM feeds"))
     assert urls["moved"].endswith("/new.xml") and urls["temp"].endswith("/temp.xml")
-    config_urls = dict(_query(db, "SELECT feed_id, config_url FROM feeds"))
+    config_urls = dict(read_rows(db, "SELECT feed_id, config_url FROM feeds"))
     assert config_urls["moved"].endswith("/old.xml")
 
 
@@ -138,7 +128,7 @@ def test_gone_feeds_are_disabled_until_enabled(tmp_path: Path, topics_file: Path
     with SiteServer(routes) as s:
         feeds = write_feeds(tmp_path / "feeds.yaml", {"gone": s.url("/gone.xml")})
         _poll(feeds, topics_file, db)
-        reason = _query(db, "SELECT disabled_reason FROM feeds")[0][0]
+        reason = read_rows(db, "SELECT disabled_reason FROM feeds")[0][0]
         assert isinstance(reason, str) and "410" in reason
         status = runner.invoke(app, ["feeds", "status", "--db", str(db)])
         assert "gone" in status.output and "disabled" in status.output
@@ -150,7 +140,7 @@ def test_gone_feeds_are_disabled_until_enabled(tmp_path: Path, topics_file: Path
         assert enabled.exit_code == 0, enabled.output
         s.routes["/gone.xml"] = Route(200, "application/rss+xml", FEED)
         assert _poll(feeds, topics_file, db, poll_all=False).feeds_polled == 1
-    assert _query(db, "SELECT disabled_reason, error_count FROM feeds") == [(None, 0)]
+    assert read_rows(db, "SELECT disabled_reason, error_count FROM feeds") == [(None, 0)]
 
 
 def test_slow_and_oversized_feeds_fail_alone(tmp_path: Path, topics_file: Path, db: Path) -> None:
@@ -244,7 +234,7 @@ def test_import_opml(tmp_path: Path, db: Path) -> None:
     result = runner.invoke(app, ["feeds", "import-opml", str(opml), "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert "Added 3 feeds (0 already known)" in result.output
-    rows = _query(db, "SELECT feed_id, tags, source FROM feeds ORDER BY feed_id")
+    rows = read_rows(db, "SELECT feed_id, tags, source FROM feeds ORDER BY feed_id")
     assert rows == [
         ("nk-news", ["Korea"], "opml"),
         ("world", ["world", "news"], "opml"),

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
 
+from conftest import read_rows
 from flows.demo import SiteServer
 from flows.poll import poll_feeds
 from flows.rescore import rescore_topics
@@ -15,20 +14,12 @@ from flows.rescore import rescore_topics
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
 
-def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_changed_topic_is_rescored_without_refetching(
     site: SiteServer, demo_feeds: Path, topics_file: Path, db: Path, tmp_path: Path
 ) -> None:
     first = poll_feeds(str(demo_feeds), str(topics_file), str(db), poll_all=True)
     assert first.new_articles == 20 and not first.stale_topics
-    hits_before = _rows(
+    hits_before = read_rows(
         db, "SELECT count(*) FROM current_topic_matches WHERE topic = 'dprk-russia' AND matched"
     )[0][0]
 
@@ -47,7 +38,7 @@ def test_changed_topic_is_rescored_without_refetching(
     ]
     assert pages_fetched == []  # nothing was fetched again
 
-    versions = _rows(
+    versions = read_rows(
         db, "SELECT topic, current, rescored_at IS NOT NULL FROM topics ORDER BY topic, current"
     )
     assert versions == [
@@ -55,13 +46,13 @@ def test_changed_topic_is_rescored_without_refetching(
         ("dprk-russia", False, True),
         ("dprk-russia", True, True),
     ]
-    hits_after = _rows(
+    hits_after = read_rows(
         db, "SELECT count(*) FROM current_topic_matches WHERE topic = 'dprk-russia' AND matched"
     )[0][0]
     assert hits_after >= hits_before == 9
     # Old matches stay, under their own version.
     assert (
-        _rows(
+        read_rows(
             db,
             "SELECT count(DISTINCT topic_version) FROM topic_matches WHERE topic = 'dprk-russia'",
         )[0][0]

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from conftest import write_feeds
+from conftest import read_rows, write_feeds
 from flows.cli import app
 from flows.demo import ATOM_PATH, RSS_PATH, SiteServer
 
@@ -34,23 +32,15 @@ def polled(
     yield db
 
 
-def _sql(db: Path, query: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(query).fetchall()
-    finally:
-        con.close()
-
-
 def _id(db: Path, title_start: str) -> str:
-    ((article_id,),) = _sql(
+    ((article_id,),) = read_rows(
         db, f"SELECT article_id FROM articles WHERE title LIKE '{title_start}%'"
     )
     return str(article_id)
 
 
 def test_hits_and_near_misses_keep_the_parts_of_their_score(polled: Path) -> None:
-    rows = _sql(
+    rows = read_rows(
         polled,
         "SELECT matched, score, headline_points, lead_points, share_points, carrying_sentences,"
         " total_sentences, share, verdict FROM current_topic_matches WHERE topic = 'dprk-russia'",
@@ -64,7 +54,7 @@ def test_hits_and_near_misses_keep_the_parts_of_their_score(polled: Path) -> Non
         assert carrying <= (total or 0)  # sentences are counted where the query held
         assert verdict.startswith("hit: " if matched else "miss: ")
     # "Why was this one left out?" has an answer in SQL.
-    ((verdict,),) = _sql(
+    ((verdict,),) = read_rows(
         polled,
         "SELECT m.verdict FROM current_topic_matches m JOIN articles a USING (article_id)"
         " WHERE m.topic = 'dprk-russia' AND a.title LIKE 'China and Russia begin joint naval%'",
@@ -127,7 +117,9 @@ def test_labels_become_the_evaluation_set(polled: Path) -> None:
         app, ["label", miss[:10], "--topic", "dprk-russia", "--yes", "--note", "naval ties", *db]
     )
     assert said.exit_code == 0 and "they disagree" in said.output, said.output
-    rows = _sql(polled, "SELECT article_id, label, note, labelled_by FROM topic_labels ORDER BY 1")
+    rows = read_rows(
+        polled, "SELECT article_id, label, note, labelled_by FROM topic_labels ORDER BY 1"
+    )
     assert {(r[0], r[1]) for r in rows} == {(hit, True), (miss, True)}
     assert all(r[3] for r in rows)
     result = runner.invoke(
@@ -138,7 +130,9 @@ def test_labels_become_the_evaluation_set(polled: Path) -> None:
     assert row["cases"] == 2 and row["false_negatives"] == [miss] and row["recall"] == 0.5
     # Changing one's mind replaces the verdict.
     runner.invoke(app, ["label", miss, "--topic", "dprk-russia", "--no", *db])
-    assert _sql(polled, f"SELECT label FROM topic_labels WHERE article_id = '{miss}'") == [(False,)]
+    assert read_rows(polled, f"SELECT label FROM topic_labels WHERE article_id = '{miss}'") == [
+        (False,)
+    ]
     tuned = runner.invoke(
         app, ["topics", "tune", "--topic", "dprk-russia", "--labels-from-warehouse", *db]
     )

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from extractors.decide import register_feed
 from extractors.models import FeedRegistration, FeedSpec, FeedState, PollBatch
 from warehouse._duckdb import transaction
 from warehouse._session import Session
@@ -51,13 +50,13 @@ class FeedStore(Session):
         ).fetchall()
         return [FeedHealth(*row) for row in rows]
 
-    def add_feeds(self, specs: Sequence[FeedSpec], source: str) -> list[str]:
+    def add_feeds(self, feeds: Sequence[FeedRegistration], source: str) -> list[str]:
         """Register feeds (names not taken yet); return the names added."""
-        if not specs:
+        if not feeds:
             return []
         with transaction(self.con):
             taken = {r[0] for r in self.con.execute("SELECT feed_id FROM feeds").fetchall()}
-            fresh = [register_feed(s, None) for s in specs if s.name not in taken]
+            fresh = [f for f in feeds if f.feed_id not in taken]
             self._register_feeds(fresh, source, datetime.now(UTC))
         return [r.feed_id for r in fresh]
 

@@ -61,7 +61,7 @@ class DuckDBWarehouse(FeedStore, ArticleStore, TopicStore, Reads):
                 "SELECT count(*) FROM runs WHERE run_id = ?", [batch.run_id]
             ).fetchall()[0][0]:
                 return result  # loaded before (a spooled batch whose file outlived its commit)
-            result.stale_topics = self._register_topics(batch.topics, now)
+            self._register_topics(batch.topics, now)
             self._register_feeds(batch.feeds, batch.feed_source, now)
             self._record_polls(batch)
             ids, clusters, remap = self._insert_articles(staged, result)
@@ -70,6 +70,8 @@ class DuckDBWarehouse(FeedStore, ArticleStore, TopicStore, Reads):
                 new_of(batch.articles, ids, clusters), clusters, now
             )
             self._record_run(staged, now, result)
+            result.topic_versions = self.topic_versions()
+            result.has_articles = self.count_articles() > 0
         return result
 
     def _record_run(self, staged: StagedBatch, now: datetime, result: LoadResult) -> None:

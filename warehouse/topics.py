@@ -7,7 +7,6 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from extractors.decide import topics_to_rescore
 from extractors.models import ArticleRecord, Topic, TopicMatch
 from warehouse._duckdb import transaction
 from warehouse._session import Session
@@ -17,16 +16,16 @@ __all__ = ["TopicStore"]
 
 
 class TopicStore(Session):
-    def register_topics(self, topics: Sequence[Topic]) -> list[str]:
-        """Record the current topic versions; return the topics that need a rescore."""
+    def register_topics(self, topics: Sequence[Topic]) -> None:
+        """Record the current topic versions."""
         with transaction(self.con):
-            return self._register_topics(topics, datetime.now(UTC))
+            self._register_topics(topics, datetime.now(UTC))
 
-    def _register_topics(self, topics: Sequence[Topic], now: datetime) -> list[str]:
-        """register_topics inside the caller's transaction. A new version needs a rescore
-        when articles were stored before it: they were matched with an older definition."""
+    def _register_topics(self, topics: Sequence[Topic], now: datetime) -> None:
+        """register_topics inside the caller's transaction. A new version on a warehouse
+        with no articles yet is applied to all of them (none) at once."""
         if not topics:
-            return []
+            return
         has_articles = self.count_articles() > 0
         known = {
             (t, v) for t, v in self.con.execute("SELECT topic, version FROM topics").fetchall()
@@ -64,17 +63,15 @@ class TopicStore(Session):
                 ],
             )
             self.con.execute("INSERT INTO topics BY NAME SELECT * FROM new_topic")
-        return self.topics_to_rescore(topics)
 
-    def topics_to_rescore(self, topics: Sequence[Topic]) -> list[str]:
-        """Those of these topics whose definition the stored articles were not matched with."""
-        rescored = {
+    def topic_versions(self) -> dict[tuple[str, str], bool]:
+        """(topic, version) → whether the stored articles were matched with it."""
+        return {
             (t, v): done
             for t, v, done in self.con.execute(
                 "SELECT topic, version, rescored_at IS NOT NULL FROM topics"
             ).fetchall()
         }
-        return topics_to_rescore(topics, rescored, self.count_articles() > 0)
 
     def count_articles(self) -> int:
         return self._count("articles")
