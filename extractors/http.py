@@ -51,7 +51,8 @@ def private_networks_allowed() -> bool:
 class HttpSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
-    deadline: float = 60.0  # for a whole request, redirects and body included
+    # For a whole request, redirects and body included (not the wait for a host's slot).
+    deadline: float = 60.0
     max_redirects: int = 5
     max_feed_bytes: int = 10 * 1024 * 1024
     max_page_bytes: int = 5 * 1024 * 1024
@@ -205,16 +206,20 @@ class Fetcher:
     def get(self, url: str, *, headers: Mapping[str, str], max_bytes: int) -> FetchResult:
         """GET a URL, following redirects by hand. Raises a FetchError subclass on failure."""
         started = time.monotonic()
-        deadline = started + self.settings.deadline
+        # The deadline bounds the time spent on the request itself: waiting for a slot
+        # behind slow responses from the same host does not count against it.
+        budget = self.settings.deadline
         current = url
         hops: list[str] = []
         permanent = True
         while True:
             check_address(current)
             with self._gate.slot(urlsplit(current).netloc.lower()):
+                hop_started = time.monotonic()
                 status, response_headers, body = self._get_once(
-                    current, headers, max_bytes, deadline
+                    current, headers, max_bytes, hop_started + budget
                 )
+                budget -= time.monotonic() - hop_started
             if status in _REDIRECTS and "location" in response_headers:
                 if len(hops) >= self.settings.max_redirects:
                     raise PermanentFetchError(

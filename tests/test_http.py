@@ -173,3 +173,35 @@ def test_a_dns_answer_that_changes_after_the_check_is_refused(
     ):
         f.fetch_feed(f"http://rebind.example:{port}/ok.xml")
     assert len(server.requests) == requests_before  # the request never reached it
+
+
+def test_waiting_for_a_slot_does_not_count_against_the_deadline() -> None:
+    """Requests queued behind slow responses from the same host keep their whole deadline."""
+    from concurrent.futures import ThreadPoolExecutor
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(0.7 if self.path.startswith("/slow") else 0)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    settings = HttpSettings(per_host=1, host_delay=0, deadline=1.0)
+    try:
+        with Fetcher(settings) as f, ThreadPoolExecutor(3) as pool:
+            slow = [pool.submit(f.fetch_page, f"{base}/slow/{i}") for i in range(2)]
+            time.sleep(0.1)  # the quick one queues behind both: 1.4 s of waiting
+            quick = pool.submit(f.fetch_page, f"{base}/quick")
+            assert quick.result().content == b"ok"
+            assert [s.result().status for s in slow] == [200, 200]
+    finally:
+        server.shutdown()
+        server.server_close()
