@@ -6,12 +6,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+# A second venv for the DuckLake warehouse: its extensions need DuckDB 1.4.4.
+LAKE_VENV := .venv-lake
+LAKE_STAMP := $(LAKE_VENV)/.installed
 
 # Prefect: no telemetry, no analytics calls from an offline machine.
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test test-fast lint check bench install clean serve screenshot
+.PHONY: demo test test-fast test-lake lint check bench install clean serve screenshot
 
 install: $(DEV_STAMP)
 
@@ -28,6 +31,12 @@ $(DEV_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+$(LAKE_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(LAKE_VENV)
+	$(LAKE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LAKE_VENV)/bin/python -m pip install --quiet -e '.[dev,lake]'
+	touch $@
+
 demo: $(STAMP)
 	PREFECT_HOME=$(CURDIR)/.prefect $(BIN)/feedwatch demo
 
@@ -35,13 +44,18 @@ demo: $(STAMP)
 serve: $(STAMP)
 	PREFECT_HOME=$(CURDIR)/.prefect BIN=$(BIN) bash scripts/serve.sh
 
-test: $(DEV_STAMP)
-	PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest
+# Everything: the default install's suite, then the lake's tests in its own venv.
+test: $(DEV_STAMP) $(LAKE_STAMP)
+	PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest -m "not lake"
+	PREFECT_HOME=$$(mktemp -d) $(LAKE_VENV)/bin/pytest -m lake
+
+test-lake: $(LAKE_STAMP)
+	PREFECT_HOME=$$(mktemp -d) $(LAKE_VENV)/bin/pytest -m lake
 
 # The tier without Prefect and without processes (tests marked slow are left out;
 # anything that reaches for either fails): under a minute.
 test-fast: $(DEV_STAMP)
-	FEEDWATCH_TEST_TIER=fast PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest -m "not slow"
+	FEEDWATCH_TEST_TIER=fast PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest -m "not slow and not lake"
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -65,4 +79,4 @@ screenshot: $(DEV_STAMP)
 	PREFECT_HOME=$$(mktemp -d) $(BIN)/python scripts/digest_screenshot.py docs/digest.png
 
 clean:
-	rm -rf $(VENV) .prefect .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(LAKE_VENV) .prefect .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -9,15 +9,24 @@ from pathlib import Path
 
 from warehouse._duckdb import check_path
 from warehouse.api import Warehouse
+from warehouse.lake import is_lake
 
 __all__ = ["Warehouse", "check_path", "open_warehouse"]
 
 
 @contextmanager
-def open_warehouse(db: str | Path, *, read_only: bool = False) -> Iterator[Warehouse]:
-    """A short session on the warehouse `db` (a DuckDB file); read_only never takes
-    the write lock, and is what every reading command uses."""
+def open_warehouse(
+    db: str | Path, *, read_only: bool = False, data_path: str | None = None
+) -> Iterator[Warehouse]:
+    """A short session on the warehouse `db`: a DuckDB file, or a DuckLake
+    (`ducklake:postgres:<conninfo>`, `ducklake:sqlite:<path>`; its Parquet files
+    under data_path or FEEDWATCH_DATA_PATH). read_only never takes the file's
+    write lock, and is what every reading command uses."""
     from warehouse.store import DuckDBWarehouse
 
+    if is_lake(db):
+        with DuckDBWarehouse.open_lake(str(db), data_path=data_path, read_only=read_only) as wh:
+            yield wh
+        return
     with DuckDBWarehouse.open(db, read_only=read_only) as wh:
         yield wh

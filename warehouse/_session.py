@@ -16,10 +16,18 @@ __all__ = ["Session"]
 class Session:
     """One connection to the warehouse file (read-write, or read-only beside readers)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        *,
+        read_only: bool,
+        data_path: str | None = None,
+    ):
         self.con = con
         self.path = path
         self.read_only = read_only
+        self.data_path = data_path  # a lake's Parquet files (None: a DuckDB file)
 
     def _stage(self, name: str, table: str, rows: list[dict[str, Any]]) -> None:
         """Register rows as an Arrow table typed like `table` (schema.sql stays the one source)."""

@@ -99,17 +99,19 @@ class FeedStore(Session):
         )
         self.con.execute(
             """
-            INSERT INTO feeds BY NAME
-            SELECT feed_id, url, config_url, ? AS source, tags, interval_seconds, fetch_pages,
-                   ? AS created_at
-            FROM batch_feeds
-            ON CONFLICT (feed_id) DO UPDATE SET
-                url = excluded.url,
-                config_url = excluded.config_url,
-                source = excluded.source,
-                tags = excluded.tags,
-                interval_seconds = excluded.interval_seconds,
-                fetch_pages = excluded.fetch_pages
+            MERGE INTO feeds USING (
+                SELECT feed_id, url, config_url, ? AS source, tags, interval_seconds,
+                       fetch_pages, ?::TIMESTAMPTZ AS created_at
+                FROM batch_feeds
+            ) AS b ON feeds.feed_id = b.feed_id
+            WHEN MATCHED THEN UPDATE SET
+                url = b.url,
+                config_url = b.config_url,
+                source = b.source,
+                tags = b.tags,
+                interval_seconds = b.interval_seconds,
+                fetch_pages = b.fetch_pages
+            WHEN NOT MATCHED THEN INSERT BY NAME
             """,
             [source, now],
         )

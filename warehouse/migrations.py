@@ -30,6 +30,7 @@ from extractors.errors import (
     WarehouseOutdatedError,
 )
 from warehouse._duckdb import transaction
+from warehouse.lake import for_lake
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -140,33 +141,39 @@ def check_version(con: duckdb.DuckDBPyConnection, where: str, *, read_only: bool
     return version
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection, where: str = "the warehouse") -> int:
-    """Bring the warehouse to SCHEMA_VERSION; return the version it had before."""
+def ensure_schema(
+    con: duckdb.DuckDBPyConnection, where: str = "the warehouse", *, lake: bool = False
+) -> int:
+    """Bring the warehouse to SCHEMA_VERSION; return the version it had before. On a
+    lake, schema.sql less what DuckLake has not got (lake.for_lake)."""
     before = check_version(con, where, read_only=False)
     if before == SCHEMA_VERSION:
         return before
     with transaction(con):
+        sql = for_lake(schema_sql()) if lake else schema_sql()
         if before == 0:
-            con.execute(schema_sql())
+            for statement in con.extract_statements(sql):  # one by one: a lake needs it
+                con.execute(statement)
         else:
-            _upgrade(con, before)
-        _finish(con)
+            _upgrade(con, before, sql)
+            _views(con)
+        _comments(con)
         # A new warehouse starts at the current version; an upgraded one records each step.
         reached = [SCHEMA_VERSION] if before == 0 else range(before + 1, SCHEMA_VERSION + 1)
         con.executemany("INSERT INTO schema_migrations VALUES (?, now())", [[v] for v in reached])
     return before
 
 
-def _upgrade(con: duckdb.DuckDBPyConnection, before: int) -> None:
+def _upgrade(con: duckdb.DuckDBPyConnection, before: int, sql: str) -> None:
     """Rebuild every table whose columns or constraints differ from schema.sql's; create
     the new ones."""
     fills = {key: sql for v, step in STEPS.items() if v > before for key, sql in step.fills.items()}
     for (view,) in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'"
     ).fetchall():
-        con.execute(f"DROP VIEW {view}")  # remade from schema.sql by _finish
+        con.execute(f"DROP VIEW {view}")  # remade from schema.sql by _views
     existing = _tables(con)
-    for table, ddl in table_definitions().items():
+    for table, ddl in table_definitions(sql).items():
         if table not in existing:
             con.execute(ddl)
             continue
@@ -183,12 +190,15 @@ def _upgrade(con: duckdb.DuckDBPyConnection, before: int) -> None:
         con.execute(f"ALTER TABLE {table}__new RENAME TO {table}")
 
 
-def _finish(con: duckdb.DuckDBPyConnection) -> None:
-    """Views and column comments, (re)made from schema.sql so they always read as it does."""
-    sql = schema_sql()
-    for view in _VIEW.finditer(sql):
+def _views(con: duckdb.DuckDBPyConnection) -> None:
+    """The views, remade from schema.sql after an upgrade so they always read as it does."""
+    for view in _VIEW.finditer(schema_sql()):
         con.execute(view.group(0))
-    for (table, column), comment in column_comments(sql).items():
+
+
+def _comments(con: duckdb.DuckDBPyConnection) -> None:
+    """Column comments from schema.sql, where the columns are documented."""
+    for (table, column), comment in column_comments(schema_sql()).items():
         con.execute(f"COMMENT ON COLUMN {table}.{column} IS {_quote(comment)}")
 
 

@@ -127,8 +127,12 @@ class Reads(Session):
         Read-only is not enough on its own: COPY … TO, ATTACH and INSTALL would still
         write files (the warehouse's among them). DuckDB's external access is turned
         off, and the setting locked, before the query runs: this session reads no file
-        after it.
+        after it. A lake's session may read its own data files and nothing else; COPY
+        and EXPORT are refused outright (they would write there).
         """
+        if self.data_path:
+            folder = self.data_path.replace("'", "''")
+            self.con.execute(f"SET allowed_directories = ['{folder}']")
         self.con.execute("SET enable_external_access = false")
         self.con.execute("SET lock_configuration = true")
         try:
@@ -139,6 +143,10 @@ class Reads(Session):
             raise ConfigError("no SQL statement given (only blanks, ';' or comments)")
         results: list[Result] = []
         for statement in statements:
+            if statement.type in (duckdb.StatementType.COPY, duckdb.StatementType.EXPORT):
+                raise OutsideReachError(
+                    f"reads stay inside the warehouse: {statement.type.name} writes files"
+                )
             try:
                 cursor = self.con.execute(statement)
             except duckdb.PermissionException as e:

@@ -10,6 +10,7 @@ nothing: the intents come from extractors (decide, plan, dedup).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from warehouse._duckdb import connect, transaction
 from warehouse.api import LoadResult
 from warehouse.articles import ArticleStore, new_of
 from warehouse.feeds import FeedStore
+from warehouse.lake import connect_lake
 from warehouse.migrations import check_version, ensure_schema
 from warehouse.reads import Reads
 from warehouse.staging import StagedBatch
@@ -47,6 +49,26 @@ class DuckDBWarehouse(FeedStore, ArticleStore, TopicStore, Reads):
             yield cls(con, Path(path), read_only=read_only)
         except duckdb.Error as e:
             raise WarehouseError(f"{path}: {e}") from e
+        finally:
+            con.close()
+
+    @classmethod
+    @contextmanager
+    def open_lake(
+        cls, db: str, *, data_path: str | None = None, read_only: bool = False
+    ) -> Iterator[DuckDBWarehouse]:
+        """A session on a DuckLake warehouse (lake.py), its schema checked the same way."""
+        data_path = data_path or os.environ.get("FEEDWATCH_DATA_PATH")
+        con = connect_lake(db, data_path, read_only=read_only)
+        where = db.split(":", 2)[0] + ":" + db.split(":", 2)[1]  # no conninfo in messages
+        try:
+            if read_only:
+                check_version(con, where, read_only=True)
+            else:
+                ensure_schema(con, where, lake=True)
+            yield cls(con, Path(where), read_only=read_only, data_path=data_path)
+        except duckdb.Error as e:
+            raise WarehouseError(f"{where}: {e}") from e
         finally:
             con.close()
 
@@ -94,4 +116,7 @@ class DuckDBWarehouse(FeedStore, ArticleStore, TopicStore, Reads):
                 }
             ],
         )
-        self.con.execute("INSERT INTO runs BY NAME SELECT * FROM batch_run ON CONFLICT DO NOTHING")
+        self.con.execute(
+            "MERGE INTO runs USING batch_run AS b ON runs.run_id = b.run_id"
+            " WHEN NOT MATCHED THEN INSERT BY NAME"
+        )

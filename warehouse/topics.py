@@ -136,8 +136,12 @@ class TopicStore(Session):
         """An analyst's verdict on an article and a topic; it replaces an earlier one."""
         with transaction(self.con):
             self.con.execute(
-                "INSERT OR REPLACE INTO topic_labels BY NAME SELECT ? AS article_id,"
-                " ? AS topic, ? AS label, ? AS note, ? AS labelled_by, ? AS labelled_at",
+                "MERGE INTO topic_labels USING (SELECT ? AS article_id, ? AS topic, ? AS label,"
+                " ? AS note, ? AS labelled_by, ?::TIMESTAMPTZ AS labelled_at) AS b"
+                " ON topic_labels.article_id = b.article_id AND topic_labels.topic = b.topic"
+                " WHEN MATCHED THEN UPDATE SET label = b.label, note = b.note,"
+                " labelled_by = b.labelled_by, labelled_at = b.labelled_at"
+                " WHEN NOT MATCHED THEN INSERT BY NAME",
                 [article_id, topic, label, note, by, datetime.now(UTC)],
             )
 

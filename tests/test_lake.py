@@ -1,0 +1,79 @@
+"""The warehouse on DuckLake (a SQLite catalog here, the data as Parquet files): the
+same poll loads the same records as into the DuckDB file, a second poll adds
+nothing, and an analyst's SQL reads the lake and nothing else.
+
+These run in .venv-lake (DuckDB 1.4.4 with the duckdb-ext-* packages): `make test`
+runs them there, `make test-lake` alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from extractors.errors import OutsideReachError, ReadOnlyError
+from flows.poll import poll_feeds
+from warehouse import open_warehouse
+
+pytestmark = [pytest.mark.lake, pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+COUNTS = (
+    "SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM articles),"
+    " (SELECT count(*) FROM topic_hits), (SELECT count(*) FROM topic_stories),"
+    " (SELECT count(*) FROM feed_health), (SELECT count(DISTINCT cluster_id) FROM articles)"
+)
+HITS = "SELECT topic, link, score FROM topic_hits ORDER BY ALL"
+
+
+@pytest.fixture
+def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    pytest.importorskip("duckdb_ext", reason="the lake's extensions: pip install 'feedwatch[lake]'")
+    monkeypatch.setenv("FEEDWATCH_DATA_PATH", str(tmp_path / "lake-data") + "/")
+    return f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}"
+
+
+def _read(db: str, sql: str) -> list[tuple[object, ...]]:
+    with open_warehouse(db, read_only=True) as wh:
+        ((_, rows),) = wh.query(sql)
+    return rows
+
+
+def test_a_poll_loads_into_the_lake_what_it_loads_into_the_file(
+    lake: str, demo_feeds: Path, topics_file: Path, tmp_path: Path
+) -> None:
+    file_db = str(tmp_path / "w.duckdb")
+    into_file = poll_feeds(str(demo_feeds), str(topics_file), file_db, poll_all=True)
+    into_lake = poll_feeds(str(demo_feeds), str(topics_file), lake, poll_all=True)
+    assert (into_lake.new_entries, into_lake.new_articles, len(into_lake.hits)) == (
+        into_file.new_entries,
+        into_file.new_articles,
+        len(into_file.hits),
+    )
+    assert into_lake.new_articles > 0 and into_lake.hits
+    assert _read(lake, COUNTS) == _read(file_db, COUNTS)
+    assert _read(lake, HITS) == _read(file_db, HITS)
+
+    again = poll_feeds(str(demo_feeds), str(topics_file), lake, poll_all=True)
+    assert again.new_entries == 0 and again.new_articles == 0 and not again.hits
+    assert _read(lake, COUNTS) == _read(file_db, COUNTS)  # nothing twice
+
+
+def test_sql_on_the_lake_reads_the_lake_and_nothing_else(
+    lake: str, demo_feeds: Path, topics_file: Path, tmp_path: Path
+) -> None:
+    poll_feeds(str(demo_feeds), str(topics_file), lake, poll_all=True)
+    data = tmp_path / "lake-data"
+    secret = tmp_path / "secret.csv"
+    secret.write_text("token\nabc\n")
+    assert _read(lake, "SELECT count(*) > 0 FROM articles") == [(True,)]
+    for statement, error in (
+        (f"COPY articles TO '{data / 'out.csv'}'", OutsideReachError),  # even into its folder
+        (f"SELECT * FROM read_csv('{secret}')", OutsideReachError),
+        ("INSERT INTO feeds (feed_id, url) VALUES ('x', 'y')", ReadOnlyError),
+        ("DELETE FROM articles", ReadOnlyError),
+    ):
+        with pytest.raises(error):
+            _read(lake, statement)
+    assert not (data / "out.csv").exists()
+    assert _read(lake, "SELECT count(*) FROM feeds WHERE feed_id = 'x'") == [(0,)]
