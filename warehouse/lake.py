@@ -12,14 +12,23 @@ never downloaded.
 
 from __future__ import annotations
 
+import fcntl
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-from extractors.errors import ConfigError, WarehouseError
+from extractors.errors import (
+    ConfigError,
+    WarehouseError,
+    WarehouseLockedError,
+    WarehouseMissingError,
+)
 
-__all__ = ["LAKE", "connect_lake", "for_lake", "is_lake"]
+__all__ = ["LAKE", "connect_lake", "for_lake", "is_lake", "writer_lock"]
 
 LAKE = "ducklake:"
 _CATALOGS = {"postgres": "postgres_scanner", "sqlite": "sqlite_scanner"}
@@ -80,8 +89,67 @@ def connect_lake(
         con.execute("USE lake")
     except duckdb.Error as e:
         con.close()
+        if read_only and "does not exist" in str(e):
+            raise WarehouseMissingError(f"{_redacted(db)}: no warehouse here yet") from e
         raise WarehouseError(f"{_redacted(db)}: cannot open the lake: {e}") from e
     return con
+
+
+# One writer at a time per lake (docs/design.md): DuckLake has no unique constraints,
+# so two loads of the same story at once would both insert it. Readers never wait.
+_LOCK_KEY = 0x6665656477617463  # "feedwatc": the advisory lock every feedwatch writer takes
+LOCK_TIMEOUT = 30.0
+
+
+@contextmanager
+def writer_lock(db: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the lake's writer lock: a PostgreSQL advisory lock in the catalog's own
+    database, or an flock beside a SQLite catalog. Either goes with the process that
+    holds it, killed or not. WarehouseLockedError after `timeout` seconds of waiting."""
+    kind, target = db[len(LAKE) :].split(":", 1)
+    if kind == "postgres":
+        yield from _pg_lock(db, target, timeout)
+    else:
+        yield from _file_lock(db, Path(f"{target}.writer-lock"), timeout)
+
+
+def _pg_lock(db: str, conninfo: str, timeout: float) -> Iterator[None]:
+    import psycopg
+
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+    except psycopg.Error as e:
+        raise WarehouseError(f"{_redacted(db)}: cannot reach the catalog: {e}") from e
+    try:
+        conn.execute(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s)", [_LOCK_KEY])
+        except psycopg.errors.LockNotAvailable as e:
+            raise WarehouseLockedError(
+                f"{_redacted(db)}: another writer held the lake for {timeout:g} s"
+            ) from e
+        yield
+    finally:
+        conn.close()  # the session ends, and its lock with it
+
+
+def _file_lock(db: str, path: Path, timeout: float) -> Iterator[None]:
+    deadline = time.monotonic() + timeout
+    with path.open("a") as f:
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseLockedError(
+                        f"{db}: another writer held the lake for {timeout:g} s"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _redacted(db: str) -> str:

@@ -9,6 +9,7 @@ its commit and its removal, adds nothing the second time.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import tempfile
@@ -23,6 +24,10 @@ _MAGIC = b"feedwatch-spool-2\n"  # 2: batches carry their feed intents
 
 
 def spool_dir(db: str | Path) -> Path:
+    """Beside the warehouse file; for a lake, on this machine (data/), named after it."""
+    if str(db).startswith("ducklake:"):
+        digest = hashlib.sha1(str(db).encode()).hexdigest()[:12]
+        return Path("data") / f"lake-{digest}.spool"
     return Path(f"{db}.spool")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from warehouse._duckdb import connect, transaction
 from warehouse.api import LoadResult
 from warehouse.articles import ArticleStore, new_of
 from warehouse.feeds import FeedStore
-from warehouse.lake import connect_lake
+from warehouse.lake import connect_lake, writer_lock
 from warehouse.migrations import check_version, ensure_schema
 from warehouse.reads import Reads
 from warehouse.staging import StagedBatch
@@ -59,18 +59,20 @@ class DuckDBWarehouse(FeedStore, ArticleStore, TopicStore, Reads):
     ) -> Iterator[DuckDBWarehouse]:
         """A session on a DuckLake warehouse (lake.py), its schema checked the same way."""
         data_path = data_path or os.environ.get("FEEDWATCH_DATA_PATH")
-        con = connect_lake(db, data_path, read_only=read_only)
         where = db.split(":", 2)[0] + ":" + db.split(":", 2)[1]  # no conninfo in messages
-        try:
-            if read_only:
-                check_version(con, where, read_only=True)
-            else:
-                ensure_schema(con, where, lake=True)
-            yield cls(con, Path(where), read_only=read_only, data_path=data_path)
-        except duckdb.Error as e:
-            raise WarehouseError(f"{where}: {e}") from e
-        finally:
-            con.close()
+        with ExitStack() as stack:
+            if not read_only:  # a writer's whole session: schema, load, rescore alike
+                stack.enter_context(writer_lock(db))
+            con = connect_lake(db, data_path, read_only=read_only)
+            stack.callback(con.close)
+            try:
+                if read_only:
+                    check_version(con, where, read_only=True)
+                else:
+                    ensure_schema(con, where, lake=True)
+                yield cls(con, Path(where), read_only=read_only, data_path=data_path)
+            except duckdb.Error as e:
+                raise WarehouseError(f"{where}: {e}") from e
 
     def load(self, staged: StagedBatch) -> LoadResult:
         """Load a whole poll run in one transaction (stage it first, staging.stage, to

@@ -1,0 +1,228 @@
+"""Many writers at once on one lake with a PostgreSQL catalog: three poll processes,
+each standing for a machine with its own Prefect worker, over overlapping feeds,
+started together; once with one of them killed in the middle of its load. After
+each round every entry is there once, every story once, and the counts are those
+of the same feeds polled one after the other into a DuckDB file. A reader queries
+the lake throughout and is never refused or made to wait for the writers.
+
+Real PostgreSQL (Debian's postgresql; a throw-away cluster on a free port). Runs in
+.venv-lake: `make test` runs it there.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _postgres import postgres_bin, throwaway_postgres
+
+from conftest import read_rows, write_feeds
+from flows.demo import ATOM_PATH, RSS_PATH, SiteServer
+from flows.poll import poll_feeds
+from warehouse import open_warehouse
+
+pytestmark = [pytest.mark.lake, pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+# A poller as an operator runs it: `feedwatch run`, whose progress lines on stderr
+# say when its load starts.
+FEEDWATCH = str(Path(sys.executable).parent / "feedwatch")
+
+
+def _poller(feeds: Path, topics: Path, db: str) -> list[str]:
+    return [FEEDWATCH, "run", "--feeds", str(feeds), "--topics", str(topics), "--db", db, "--all"]
+
+
+CHECKS = {
+    "entries": "SELECT count(*) FROM entries",
+    "entries twice": "SELECT count(*) - count(DISTINCT (feed_id, guid)) FROM entries",
+    "articles": "SELECT count(*) FROM articles",
+    "articles twice": "SELECT count(*) - count(DISTINCT canonical_url) FROM articles",
+    "matches twice": (
+        "SELECT count(*) - count(DISTINCT (article_id, topic, topic_version)) FROM topic_matches"
+    ),
+    "stories": "SELECT count(*) FROM topic_stories",
+    "hits": "SELECT count(*) FROM topic_hits",
+    "clusters": "SELECT count(DISTINCT cluster_id) FROM articles",
+    "entries without article": (
+        "SELECT count(*) FROM entries WHERE article_id IS NOT NULL"
+        " AND article_id NOT IN (SELECT article_id FROM articles)"
+    ),
+    "feeds": "SELECT count(*) FROM feeds",
+}
+_lakes = count()
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Iterator[str]:
+    pytest.importorskip("duckdb_ext", reason="the lake's extensions: pip install 'feedwatch[lake]'")
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not installed; CI installs Debian's postgresql")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with throwaway_postgres(bin_dir) as conninfo:
+        yield conninfo
+
+
+def _new_lake(catalog: str) -> str:
+    import psycopg
+
+    name = f"lake{next(_lakes)}"
+    with psycopg.connect(catalog, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return "ducklake:postgres:" + catalog.replace("dbname=postgres", f"dbname={name}")
+
+
+def _feeds(tmp: Path, site: SiteServer) -> list[Path]:
+    """Three pollers' feeds.yaml, each sharing a feed with each of the others."""
+    a, b = site.url(RSS_PATH), site.url(ATOM_PATH)
+    feeds = {"latest": a, "world": b, "latest-mirror": a + "?mirror=1"}
+    names = list(feeds)
+    return [
+        write_feeds(tmp / f"feeds{i}.yaml", {n: feeds[n] for n in (names[i], names[(i + 1) % 3])})
+        for i in range(3)
+    ]
+
+
+def _checks(db: str) -> dict[str, Any]:
+    with open_warehouse(db, read_only=True) as wh:  # one query: a session takes one
+        ((_, (row,)),) = wh.query("SELECT " + ", ".join(f"({sql})" for sql in CHECKS.values()))
+    return dict(zip(CHECKS, row, strict=True))
+
+
+class Reader(threading.Thread):
+    """An analyst's query, again and again, while the writers run."""
+
+    def __init__(self, db: str):
+        super().__init__(daemon=True)
+        self.db, self.stop = db, threading.Event()
+        self.seconds: list[float] = []
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            try:
+                with open_warehouse(self.db, read_only=True) as wh:
+                    wh.query("SELECT count(*) FROM entries, (SELECT count(*) FROM topic_hits)")
+                self.seconds.append(time.monotonic() - t0)
+            except Exception as e:
+                if "no warehouse here yet" not in str(e):  # before the first schema
+                    self.errors.append(repr(e))
+            time.sleep(0.1)
+
+
+def _pollers(
+    db: str, feeds: list[Path], topics: Path, tmp: Path, *, kill_in_load: int | None = None
+) -> list[int]:
+    from prefect.settings import PREFECT_API_URL
+
+    env = dict(os.environ, PREFECT_API_URL=str(PREFECT_API_URL.value()))
+    procs = [
+        subprocess.Popen(
+            _poller(f, topics, db),
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for f in feeds
+    ]
+    if kill_in_load is not None:
+        victim = procs[kill_in_load]
+        assert victim.stderr is not None
+        for line in victim.stderr:  # its progress lines: kill it once its load starts
+            if "load: 0/1" in line:
+                time.sleep(0.2)
+                victim.send_signal(signal.SIGKILL)
+                break
+    codes = [p.wait(timeout=300) for p in procs]
+    for i, p in enumerate(procs):
+        if i != kill_in_load:
+            assert codes[i] == 0, p.stderr.read()[-3000:] if p.stderr else ""
+    return codes
+
+
+@pytest.fixture(scope="module")
+def expected(
+    site: SiteServer, topics_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """The same feeds polled one after the other into a DuckDB file."""
+    tmp = tmp_path_factory.mktemp("serial")
+    db = str(tmp / "w.duckdb")
+    for f in _feeds(tmp, site):
+        poll_feeds(str(f), str(topics_file), db, poll_all=True)
+    return {name: read_rows(Path(db), sql)[0][0] for name, sql in CHECKS.items()}
+
+
+@pytest.mark.parametrize("round_", [1, 2])
+def test_three_pollers_at_once_load_everything_once(
+    catalog: str,
+    site: SiteServer,
+    topics_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    expected: dict[str, Any],
+    round_: int,
+) -> None:
+    monkeypatch.setenv("FEEDWATCH_DATA_PATH", str(tmp_path / "lake-data") + "/")
+    db = _new_lake(catalog)
+    reader = Reader(db)
+    reader.start()
+    feeds = _feeds(tmp_path, site)
+    _pollers(db, feeds, topics_file, tmp_path)
+    _pollers(db, feeds, topics_file, tmp_path)  # and again: nothing new, nothing twice
+    reader.stop.set()
+    reader.join()
+    assert expected["articles"] > 0 and expected["stories"] > 0
+    assert _checks(db) == expected
+    assert not reader.errors and len(reader.seconds) >= 5, reader.errors
+    print(f"round {round_}: {len(reader.seconds)} reads, slowest {max(reader.seconds):.2f} s")
+
+
+def test_a_writer_killed_in_its_load_loses_nothing_and_doubles_nothing(
+    catalog: str,
+    site: SiteServer,
+    topics_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    expected: dict[str, Any],
+) -> None:
+    monkeypatch.setenv("FEEDWATCH_DATA_PATH", str(tmp_path / "lake-data") + "/")
+    db = _new_lake(catalog)
+    reader = Reader(db)
+    reader.start()
+    feeds = _feeds(tmp_path, site)
+    codes = _pollers(db, feeds, topics_file, tmp_path, kill_in_load=1)
+    assert codes[1] == -signal.SIGKILL
+    # Its next run (the schedule's) polls its feeds again: what the killed load held
+    # was never committed, so it is all still new.
+    done = subprocess.run(
+        _poller(feeds[1], topics_file, db),
+        env=dict(os.environ, PREFECT_API_URL=_api_url()),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    reader.stop.set()
+    reader.join()
+    assert _checks(db) == expected
+    assert not reader.errors, reader.errors
+
+
+def _api_url() -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    return str(PREFECT_API_URL.value())
