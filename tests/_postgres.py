@@ -47,8 +47,17 @@ def throwaway_postgres(bin_dir: Path) -> Iterator[str]:
 
     run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c max_connections=100"
-    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w",
-        "start")
+    run(
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-l",
+        str(root / "log"),
+        "-w",
+        "start",
+    )
     try:
         yield f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
     finally:
