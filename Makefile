@@ -65,7 +65,7 @@ lint: $(DEV_STAMP)
 check: lint test
 
 # Every figure a ratio against a baseline measured in the same run (docs/performance.md).
-bench: $(DEV_STAMP)
+bench: $(DEV_STAMP) $(LAKE_STAMP)
 	$(BIN)/python benchmarks/bench_e2e.py
 	$(BIN)/python benchmarks/bench_steady.py
 	$(BIN)/python benchmarks/bench_topics.py
@@ -73,6 +73,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_rescore.py
 	$(BIN)/python benchmarks/bench_extract.py
 	$(BIN)/python benchmarks/bench_overhead.py
+	$(LAKE_VENV)/bin/python benchmarks/bench_lake.py
 
 # docs/digest.png, from the demo site polled through the real flow (needs Debian's chromium).
 screenshot: $(DEV_STAMP)

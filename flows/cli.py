@@ -69,8 +69,21 @@ def main_options(
             help="Print feedwatch's version and exit.",
         ),
     ] = False,
+    data_path: Annotated[
+        str | None,
+        typer.Option(
+            "--data-path",
+            metavar="DIR",
+            help="Where a DuckLake warehouse (--db ducklake:...) keeps its Parquet files;"
+            " else FEEDWATCH_DATA_PATH.",
+        ),
+    ] = None,
 ) -> None:
     """Watch news feeds for the topics you care about; query the hits with SQL."""
+    if data_path:
+        from flows.settings import use_data_path  # settings load lazily: --help stays quick
+
+        use_data_path(data_path)
 
 
 @app.command(cls=Command)

@@ -21,6 +21,7 @@ from prefect.artifacts import (
 from extractors.errors import redact_url
 from flows.logs import run_logger
 from flows.report import Digest, build_digest, write_digest
+from flows.settings import use_data_path
 from flows.units import counted
 
 __all__ = ["Digest", "build_digest", "digest", "digest_markdown", "write_digest"]
@@ -32,10 +33,15 @@ def _run_name() -> str:
 
 @flow(name="digest", flow_run_name=_run_name)
 def digest(
-    db: str = "data/feedwatch.duckdb", since_hours: float = 24.0, reports_dir: str = "reports"
+    db: str = "data/feedwatch.duckdb",
+    since_hours: float = 24.0,
+    reports_dir: str = "reports",
+    data_path: str | None = None,
 ) -> Digest:
     """Summarise the new stories of the last `since_hours` and the feeds needing care;
-    write reports_dir/digest-YYYY-MM-DD.html and link it from an artifact."""
+    write reports_dir/digest-YYYY-MM-DD.html and link it from an artifact.
+    data_path: a lake's Parquet files (docs/scaling.md)."""
+    use_data_path(data_path)
     since = datetime.now(UTC) - timedelta(hours=since_hours)
     result = build_digest(db, since)
     page = write_digest(result, Path(reports_dir) / f"digest-{result.until:%Y-%m-%d}.html")

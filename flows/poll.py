@@ -43,7 +43,7 @@ from flows.extract import Extracted, PageExtractor, extract_on_dask
 from flows.fetch import TASK_WORKERS, fetch_feeds, fetch_pages, unwalked
 from flows.logs import run_logger
 from flows.progress import progress
-from flows.settings import load_feeds_config, load_topics
+from flows.settings import load_feeds_config, load_topics, use_data_path
 from flows.summary import RunSummary, story_hits, summary_markdown
 from warehouse import Warehouse, open_warehouse, spool
 from warehouse.api import STORED_SOURCES, FeedHealth, LoadResult
@@ -224,6 +224,7 @@ def poll_feeds(
     feed_source: str = "config",
     extract_workers: int | None = None,
     dask_address: str | None = None,
+    data_path: str | None = None,
 ) -> RunSummary:
     """Poll every due feed once (all enabled feeds with poll_all) and load what is new.
 
@@ -231,7 +232,9 @@ def poll_feeds(
     enough pages to pay for starting them; 1: in the flow's process).
     dask_address: extract on a Dask cluster instead (docs/scaling.md): its scheduler's
     address, or "local" for a cluster of extract_workers processes on this machine.
+    data_path: where a lake (db = ducklake:…) keeps its Parquet files (docs/scaling.md).
     """
+    use_data_path(data_path)
     started, t0 = datetime.now(UTC), time.monotonic()
     config, topics = load_feeds_config(feeds_path), load_topics(topics_path)
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], flow_run_id=flow_run.get_id())

@@ -19,7 +19,7 @@ from extractors.decide import topics_to_rescore
 from extractors.topics import TopicSet
 from flows.logs import run_logger
 from flows.progress import progress
-from flows.settings import load_topics
+from flows.settings import load_topics, use_data_path
 from warehouse import open_warehouse
 
 __all__ = ["RescoreSummary", "rescore", "rescore_topics"]
@@ -76,9 +76,14 @@ def _run_name() -> str:
 
 @flow(name="rescore-topics", flow_run_name=_run_name)
 def rescore_topics(
-    topics_path: str = "topics.yaml", db: str = "data/feedwatch.duckdb", all_topics: bool = False
+    topics_path: str = "topics.yaml",
+    db: str = "data/feedwatch.duckdb",
+    all_topics: bool = False,
+    data_path: str | None = None,
 ) -> RescoreSummary:
-    """Re-match stored articles for topics whose definition changed (all with all_topics)."""
+    """Re-match stored articles for topics whose definition changed (all with all_topics).
+    data_path: a lake's Parquet files (docs/scaling.md)."""
+    use_data_path(data_path)
     topics = load_topics(topics_path)
     summary = rescore_task(db, topics, all_topics)
     lines = [

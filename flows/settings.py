@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import Field, dataclass, fields
@@ -35,6 +36,7 @@ __all__ = [
     "parse_size",
     "slugify",
     "topic_version",
+    "use_data_path",
 ]
 
 DEFAULT_INTERVAL = 15 * 60
@@ -71,6 +73,13 @@ _WEIGHTS = {
     if f.name not in _TOPIC_OWN
 }
 _TOPIC_KEYS = (_TOPIC_OWN - {"version"}) | set(_WEIGHTS) | {"aliases"}
+
+
+def use_data_path(path: str | None) -> None:
+    """Where a lake keeps its Parquet files, for this process: the --data-path flag or a
+    deployment's data_path parameter; FEEDWATCH_DATA_PATH when neither is given."""
+    if path:
+        os.environ["FEEDWATCH_DATA_PATH"] = path
 
 
 def check_topic(topic: str | None, known: Sequence[str]) -> None:

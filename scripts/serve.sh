@@ -7,6 +7,16 @@ BIN=${BIN:-.venv/bin}
 PORT=${PREFECT_PORT:-4200}
 export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false
 export PREFECT_API_URL="http://127.0.0.1:$PORT/api"
+# FEEDWATCH_PREFECT_DB=postgresql://user@host:port/db: the server's database in
+# PostgreSQL (asyncpg) instead of SQLite in PREFECT_HOME, for a busy server.
+if [ -n "${FEEDWATCH_PREFECT_DB:-}" ]; then
+    case "$FEEDWATCH_PREFECT_DB" in
+        postgresql://* | postgres://*) ;;
+        *) echo "FEEDWATCH_PREFECT_DB must be a postgresql:// URL" >&2; exit 2 ;;
+    esac
+    export PREFECT_API_DATABASE_CONNECTION_URL="postgresql+asyncpg://${FEEDWATCH_PREFECT_DB#*://}"
+    echo "Prefect server database: PostgreSQL at ${FEEDWATCH_PREFECT_DB##*@}"
+fi
 
 pids=()
 stop() {

@@ -9,6 +9,7 @@ runs them there, `make test-lake` alone.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}"
 
 
-def _read(db: str, sql: str) -> list[tuple[object, ...]]:
+def _read(db: str, sql: str) -> list[tuple[Any, ...]]:
     with open_warehouse(db, read_only=True) as wh:
         ((_, rows),) = wh.query(sql)
     return rows
@@ -77,3 +78,28 @@ def test_sql_on_the_lake_reads_the_lake_and_nothing_else(
             _read(lake, statement)
     assert not (data / "out.csv").exists()
     assert _read(lake, "SELECT count(*) FROM feeds WHERE feed_id = 'x'") == [(0,)]
+
+
+def test_the_cli_reads_a_lake_given_its_data_path(
+    lake: str, demo_feeds: Path, topics_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`feedwatch --data-path DIR sql --db ducklake:…`, with no FEEDWATCH_DATA_PATH."""
+    import os
+    import subprocess
+    import sys
+
+    data = os.environ["FEEDWATCH_DATA_PATH"]
+    poll_feeds(str(demo_feeds), str(topics_file), lake, poll_all=True)
+    sql = "SELECT count(*) AS stories FROM topic_stories"
+    ((stories,),) = _read(lake, sql)
+    assert stories > 0
+    monkeypatch.delenv("FEEDWATCH_DATA_PATH")
+    exe = str(Path(sys.executable).parent / "feedwatch")
+    done = subprocess.run(
+        [exe, "--data-path", data, "sql", "--db", lake, "--format", "csv", sql],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["stories", str(stories)]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _postgres import postgres_bin, throwaway_postgres
+from _postgres import create_database, postgres_or_skip
 
 from conftest import read_rows, write_feeds
 from flows.demo import ATOM_PATH, RSS_PATH, SiteServer
@@ -64,22 +64,11 @@ _lakes = count()
 @pytest.fixture(scope="module")
 def catalog() -> Iterator[str]:
     pytest.importorskip("duckdb_ext", reason="the lake's extensions: pip install 'feedwatch[lake]'")
-    bin_dir = postgres_bin()
-    if bin_dir is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL is not installed; CI installs Debian's postgresql")
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    with throwaway_postgres(bin_dir) as conninfo:
-        yield conninfo
+    yield from postgres_or_skip()
 
 
 def _new_lake(catalog: str) -> str:
-    import psycopg
-
-    name = f"lake{next(_lakes)}"
-    with psycopg.connect(catalog, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return "ducklake:postgres:" + catalog.replace("dbname=postgres", f"dbname={name}")
+    return "ducklake:postgres:" + create_database(catalog, f"lake{next(_lakes)}")
 
 
 def _feeds(tmp: Path, site: SiteServer) -> list[Path]:

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import httpx
 import pytest
+from _postgres import create_database, postgres_bin, postgres_or_skip, url_of
 
 from flows.demo.prefect_server import prefect_server as demo_prefect_server
 
@@ -141,10 +142,11 @@ def _prefect(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     return done
 
 
-def test_poll_feeds_deployed_from_prefect_yaml_runs_through_a_worker(
-    prefect_server: dict[str, str], demo_feeds: Path, topics_file: Path, db: Path
-) -> None:
-    env = prefect_server
+def _deploy_and_run_a_poll(
+    env: dict[str, str], demo_feeds: Path, topics_file: Path, db: Path
+) -> str:
+    """prefect.yaml's deployments on the server, a poll of the demo feeds started and
+    run by a worker (--run-once); the flow run's id."""
     _prefect(env, "work-pool", "create", "feedwatch", "--type", "process", "--overwrite")
     deployed = _prefect(env, "--no-prompt", "deploy", "--all")
     for name in ("poll-feeds/poll-feeds", "rescore-topics/rescore-topics", "digest/digest"):
@@ -181,6 +183,15 @@ def test_poll_feeds_deployed_from_prefect_yaml_runs_through_a_worker(
 
     _prefect(env, "worker", "start", "--pool", "feedwatch", "--run-once")
 
+    return run_id
+
+
+def test_poll_feeds_deployed_from_prefect_yaml_runs_through_a_worker(
+    prefect_server: dict[str, str], demo_feeds: Path, topics_file: Path, db: Path
+) -> None:
+    env = prefect_server
+    run_id = _deploy_and_run_a_poll(env, demo_feeds, topics_file, db)
+    api = env["PREFECT_API_URL"]
     run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()
     assert run["state"]["type"] == "COMPLETED", run["state"]
     assert run["name"].startswith("poll ")  # says what ran and when
@@ -247,3 +258,33 @@ def test_feedwatch_serve_serves_the_deployments_of_prefect_yaml(
     finally:
         os.killpg(served.pid, signal.SIGINT)
         served.wait(timeout=30)
+
+
+def test_the_prefect_server_on_postgresql_runs_a_deployed_poll(
+    tmp_path: Path, demo_feeds: Path, topics_file: Path, db: Path
+) -> None:
+    """make serve with FEEDWATCH_PREFECT_DB: the server's state in PostgreSQL (asyncpg)."""
+    for conninfo in postgres_or_skip():
+        database = url_of(create_database(conninfo, "prefect"))
+        home = tmp_path / "home"
+        home.mkdir()
+        with demo_prefect_server(home, database=database) as env:
+            run_id = _deploy_and_run_a_poll(env, demo_feeds, topics_file, db)
+            api = env["PREFECT_API_URL"]
+            run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()
+            assert run["state"]["type"] == "COMPLETED", run["state"]
+        # The run is in PostgreSQL, and the server made no SQLite database of its own.
+        assert not list(home.glob("*.db"))
+        psql = str((postgres_bin() or Path("/usr/bin")) / "psql")
+        found = subprocess.run(
+            [psql, database, "-tAc", f"SELECT state_type FROM flow_run WHERE id = '{run_id}'"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert found.stdout.strip() == "COMPLETED", found.stdout + found.stderr
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            assert con.execute("SELECT count(*) FROM articles").fetchall()[0][0] == 20
+        finally:
+            con.close()

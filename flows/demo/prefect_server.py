@@ -19,7 +19,14 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["prefect_server"]
+__all__ = ["asyncpg_url", "prefect_server"]
+
+
+def asyncpg_url(database: str) -> str:
+    """A postgresql:// URL (FEEDWATCH_PREFECT_DB) as Prefect's server takes it."""
+    if not database.startswith(("postgresql://", "postgres://")):
+        raise ValueError(f"not a postgresql:// URL: {database!r}")
+    return "postgresql+asyncpg://" + database.split("://", 1)[1]
 
 
 def _free_port() -> int:
@@ -29,8 +36,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def prefect_server(home: Path, *, start_timeout: float = 120) -> Iterator[dict[str, str]]:
-    """Start `prefect server` with `home` as PREFECT_HOME; yield the environment that
+def prefect_server(
+    home: Path, *, start_timeout: float = 120, database: str | None = None
+) -> Iterator[dict[str, str]]:
+    """Start `prefect server` with `home` as PREFECT_HOME (and its database in
+    PostgreSQL when `database` is a postgresql:// URL); yield the environment that
     reaches it (PREFECT_API_URL set, telemetry off, private networks allowed)."""
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
@@ -47,7 +57,15 @@ def prefect_server(home: Path, *, start_timeout: float = 120) -> Iterator[dict[s
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env={**env, "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"},
+            env={
+                **env,
+                "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+                **(
+                    {"PREFECT_API_DATABASE_CONNECTION_URL": asyncpg_url(database)}
+                    if database
+                    else {}
+                ),
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
