@@ -6,17 +6,18 @@ feeds.yaml wins over a stored feed of the same name.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from extractors.decide import register_feed
-from extractors.errors import ConfigError, FetchError, ParseError
+from extractors.errors import ConfigError, FetchError, ParseError, WarehouseMissingError
 from extractors.feeds import discover_feeds, parse_feed
 from extractors.http import Fetcher, HttpSettings
 from extractors.models import FeedSpec
 from extractors.opml import OpmlFeed, parse_opml, write_opml
 from flows.settings import DEFAULT_INTERVAL, load_feeds, slugify
-from warehouse import Warehouse, open_warehouse
+from warehouse import Warehouse, may_exist, open_warehouse
 from warehouse.api import STORED_SOURCES
 
 __all__ = ["FoundFeed", "add_feed", "disable_feed", "export_opml", "import_opml"]
@@ -126,9 +127,9 @@ def export_opml(db: Path, feeds_path: Path | None) -> bytes:
     config = load_feeds(feeds_path) if feeds_path and feeds_path.exists() else []
     titles: dict[str, str | None] = {}
     stored: list[FeedSpec] = []
-    if db.exists():
-        with open_warehouse(db, read_only=True) as wh:  # reading never takes the write lock
-            stored = [s for s, _ in wh.stored_feeds(STORED_SOURCES)]
+    if may_exist(db):
+        with contextlib.suppress(WarehouseMissingError), open_warehouse(db, read_only=True) as wh:
+            stored = [s for s, _ in wh.stored_feeds(STORED_SOURCES)]  # read-only: no lock
             titles = wh.feed_titles()
     names = {s.name for s in config}
     specs = config + [s for s in stored if s.name not in names]

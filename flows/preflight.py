@@ -16,7 +16,7 @@ from extractors.decide import due_feeds, feeds_to_poll, topics_to_rescore
 from extractors.errors import WarehouseError, WarehouseLockedError, WarehouseOutdatedError
 from extractors.models import FeedSpec, FeedState
 from extractors.topics import TopicSet
-from warehouse import check_path, open_warehouse
+from warehouse import check_path, may_exist, open_warehouse
 from warehouse.api import STORED_SOURCES
 from warehouse.spool import pending
 
@@ -46,7 +46,7 @@ def plan_run(
     states: dict[str, FeedState] = {}
     stored: list[FeedSpec] = []
     known = True
-    if db.exists():
+    if may_exist(db):
         try:
             with open_warehouse(db, read_only=True) as wh:
                 states = wh.feed_states()

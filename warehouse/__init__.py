@@ -11,7 +11,13 @@ from warehouse._duckdb import check_path
 from warehouse.api import Warehouse
 from warehouse.lake import is_lake
 
-__all__ = ["Warehouse", "check_path", "open_warehouse"]
+__all__ = ["Warehouse", "check_path", "may_exist", "open_warehouse"]
+
+
+def may_exist(db: str | Path) -> bool:
+    """Whether there may be a warehouse at `db` to read: a file that exists, or any
+    lake (whether it was made yet is known only by opening it)."""
+    return is_lake(db) or Path(db).exists()
 
 
 @contextmanager

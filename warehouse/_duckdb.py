@@ -50,7 +50,10 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
 
 
 def check_path(path: Path) -> None:
-    """A path that cannot be a warehouse file is refused before anything is opened."""
+    """A path that cannot be a warehouse file is refused before anything is opened
+    (a lake, ducklake:…, is no path: nothing to check)."""
+    if str(path).startswith("ducklake:"):
+        return
     if path.is_dir():
         raise ConfigError(
             f"{path}: is a folder; the warehouse is a file, such as {path / 'feedwatch.duckdb'}"
