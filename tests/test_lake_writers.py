@@ -67,7 +67,10 @@ def catalog() -> Iterator[str]:
     yield from postgres_or_skip()
 
 
-def _new_lake(catalog: str) -> str:
+@pytest.fixture
+def lake(catalog: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new, empty lake: its own database in the cluster, its own data folder."""
+    monkeypatch.setenv("FEEDWATCH_DATA_PATH", str(tmp_path / "lake-data") + "/")
     return "ducklake:postgres:" + create_database(catalog, f"lake{next(_lakes)}")
 
 
@@ -156,16 +159,14 @@ def expected(
 
 @pytest.mark.parametrize("round_", [1, 2])
 def test_three_pollers_at_once_load_everything_once(
-    catalog: str,
+    lake: str,
     site: SiteServer,
     topics_file: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     expected: dict[str, Any],
     round_: int,
 ) -> None:
-    monkeypatch.setenv("FEEDWATCH_DATA_PATH", str(tmp_path / "lake-data") + "/")
-    db = _new_lake(catalog)
+    db = lake
     reader = Reader(db)
     reader.start()
     feeds = _feeds(tmp_path, site)
@@ -180,15 +181,13 @@ def test_three_pollers_at_once_load_everything_once(
 
 
 def test_a_writer_killed_in_its_load_loses_nothing_and_doubles_nothing(
-    catalog: str,
+    lake: str,
     site: SiteServer,
     topics_file: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     expected: dict[str, Any],
 ) -> None:
-    monkeypatch.setenv("FEEDWATCH_DATA_PATH", str(tmp_path / "lake-data") + "/")
-    db = _new_lake(catalog)
+    db = lake
     reader = Reader(db)
     reader.start()
     feeds = _feeds(tmp_path, site)
