@@ -36,6 +36,7 @@ from extractors.errors import OrchestratorError
 __all__ = [
     "DEFAULT_STARTUP_TIMEOUT",
     "TemporaryServer",
+    "asyncpg_url",
     "check_reachable",
     "prefect_api",
     "prepare_prefect",
@@ -264,3 +265,11 @@ def _global_api_url(url: str) -> Iterator[None]:
             else:
                 os.environ[k] = v
         refresh_global_settings_context()
+
+
+def asyncpg_url(database: str) -> str:
+    """FEEDWATCH_PREFECT_DB (a postgresql:// URL) as Prefect's server takes it
+    (PREFECT_API_DATABASE_CONNECTION_URL); make serve and the tests both use it."""
+    if not database.startswith(("postgresql://", "postgres://")):
+        raise ValueError(f"not a postgresql:// URL: {database!r}")
+    return "postgresql+asyncpg://" + database.split("://", 1)[1]

@@ -10,11 +10,15 @@ export PREFECT_API_URL="http://127.0.0.1:$PORT/api"
 # FEEDWATCH_PREFECT_DB=postgresql://user@host:port/db: the server's database in
 # PostgreSQL (asyncpg) instead of SQLite in PREFECT_HOME, for a busy server.
 if [ -n "${FEEDWATCH_PREFECT_DB:-}" ]; then
-    case "$FEEDWATCH_PREFECT_DB" in
-        postgresql://* | postgres://*) ;;
-        *) echo "FEEDWATCH_PREFECT_DB must be a postgresql:// URL" >&2; exit 2 ;;
-    esac
-    export PREFECT_API_DATABASE_CONNECTION_URL="postgresql+asyncpg://${FEEDWATCH_PREFECT_DB#*://}"
+    PREFECT_API_DATABASE_CONNECTION_URL=$("$BIN/python" -c '
+import os, sys
+from flows.prefect_api import asyncpg_url
+try:
+    print(asyncpg_url(os.environ["FEEDWATCH_PREFECT_DB"]))
+except ValueError as e:
+    sys.exit(f"FEEDWATCH_PREFECT_DB: {e}")
+') || exit 2
+    export PREFECT_API_DATABASE_CONNECTION_URL
     echo "Prefect server database: PostgreSQL at ${FEEDWATCH_PREFECT_DB##*@}"
 fi
 

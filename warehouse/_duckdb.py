@@ -15,6 +15,7 @@ from extractors.errors import (
     WarehouseLockedError,
     WarehouseMissingError,
 )
+from warehouse.lake import is_lake
 
 __all__ = ["READABLE_FROM", "check_path", "connect", "transaction"]
 
@@ -52,7 +53,7 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
 def check_path(path: Path) -> None:
     """A path that cannot be a warehouse file is refused before anything is opened
     (a lake, ducklake:…, is no path: nothing to check)."""
-    if str(path).startswith("ducklake:"):
+    if is_lake(path):
         return
     if path.is_dir():
         raise ConfigError(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from extractors.errors import WarehouseError
 from extractors.models import PollBatch
+from warehouse.lake import is_lake
 
 __all__ = ["pending", "read", "remove", "spool_dir", "write"]
 
@@ -25,7 +26,7 @@ _MAGIC = b"feedwatch-spool-2\n"  # 2: batches carry their feed intents
 
 def spool_dir(db: str | Path) -> Path:
     """Beside the warehouse file; for a lake, on this machine (data/), named after it."""
-    if str(db).startswith("ducklake:"):
+    if is_lake(db):
         digest = hashlib.sha1(str(db).encode()).hexdigest()[:12]
         return Path("data") / f"lake-{digest}.spool"
     return Path(f"{db}.spool")

@@ -19,14 +19,9 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["asyncpg_url", "prefect_server"]
+from flows.prefect_api import asyncpg_url
 
-
-def asyncpg_url(database: str) -> str:
-    """A postgresql:// URL (FEEDWATCH_PREFECT_DB) as Prefect's server takes it."""
-    if not database.startswith(("postgresql://", "postgres://")):
-        raise ValueError(f"not a postgresql:// URL: {database!r}")
-    return "postgresql+asyncpg://" + database.split("://", 1)[1]
+__all__ = ["prefect_server"]
 
 
 def _free_port() -> int:
