@@ -4,6 +4,7 @@ joins), as pure functions."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -16,6 +17,7 @@ from courlan import normalize_url
 
 __all__ = [
     "CLUSTER_WINDOW_DAYS",
+    "MIN_WORDS",
     "NEAR_DUPLICATE",
     "NUM_PERM",
     "Identities",
@@ -119,17 +121,37 @@ def _shingles(text: str) -> list[bytes]:
 
 
 def signature(text: str) -> bytes:
-    """A MinHash signature of the text (b'' when the text is too short to compare)."""
-    shingles = _shingles(text)
+    """A MinHash signature of the text (b'' when the text is too short to compare).
+
+    The values are those of datasketch 2's MinHash(num_perm=NUM_PERM, seed=7) over
+    the word 4-shingles (tested equal): SHA-1's first 32 bits, the MurmurHash3
+    finalizer, then affine permutations mod 2**32. Computed here over the distinct
+    shingles at once, which is faster, and fixed whichever datasketch is installed
+    (its 1.x versions computed other values).
+    """
+    shingles = set(_shingles(text))
     if not shingles:
         return b""
-    from datasketch import MinHash  # numpy-backed; imported where it is used
-
-    m = MinHash(num_perm=NUM_PERM, seed=7)
-    m.update_batch(shingles)
+    digests = b"".join(hashlib.sha1(s).digest()[:4] for s in shingles)
+    h = np.frombuffer(digests, dtype="<u4").astype(np.uint32)
+    h ^= h >> np.uint32(16)  # MurmurHash3's fmix32
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    a, b = _permutations()
+    values: np.ndarray = (h[:, None] * a + b).min(axis=0)  # uint32 arithmetic wraps mod 2**32
     # The first value is the number of distinct shingles, for the containment estimate.
-    size = len(set(shingles)).to_bytes(8, "little")
-    return size + bytes(m.hashvalues.astype("<u8").tobytes())
+    return len(shingles).to_bytes(8, "little") + bytes(values.astype("<u8").tobytes())
+
+
+@functools.cache
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The NUM_PERM permutations h → a·h + b (a odd) drawn from seed 7, as datasketch draws them."""
+    gen = np.random.RandomState(7)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
 
 def signature_matrix(signatures: list[bytes]) -> tuple[np.ndarray, np.ndarray]:

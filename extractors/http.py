@@ -9,7 +9,9 @@ off loopback and private networks unless FEEDWATCH_ALLOW_PRIVATE_NETWORKS=1.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import ipaddress
+import itertools
 import os
 import socket
 import threading
@@ -156,6 +158,54 @@ def check_peer(url: str, sock: socket.socket) -> None:
         raise PermanentFetchError(url, refusal)
 
 
+class Watchdog:
+    """Shuts a request's sockets down at its deadline: one thread for every request
+    of a Fetcher (a timer thread each cost more CPU than the rest of a request)."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, list[socket.socket]]] = []
+        self._armed: set[int] = set()
+        self._ids = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: float, sockets: list[socket.socket]) -> int:
+        """Watch `sockets` (filled in as they connect) until `deadline` (time.monotonic)."""
+        token = next(self._ids)
+        with self._wake:
+            self._armed.add(token)
+            heapq.heappush(self._due, (deadline, token, sockets))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="http-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._due[0][1] == token:  # sooner than the thread is waiting for
+                self._wake.notify()
+        return token
+
+    def disarm(self, token: int) -> None:
+        with self._wake:
+            self._armed.discard(token)
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                while self._due and self._due[0][1] not in self._armed:
+                    heapq.heappop(self._due)  # finished in time
+                if not self._due:
+                    self._wake.wait()
+                    continue
+                deadline, token, sockets = self._due[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(wait)
+                    continue
+                heapq.heappop(self._due)
+                self._armed.discard(token)
+                _shut(sockets)
+
+
 class Fetcher:
     """A shared HTTP client. Thread-safe: one instance serves every task of a run."""
 
@@ -177,6 +227,7 @@ class Fetcher:
             limits=httpx.Limits(max_connections=s.max_concurrency, max_keepalive_connections=0),
         )
         self._gate = HostGate(s.max_concurrency, s.per_host, s.host_delay)
+        self._watchdog = Watchdog()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -265,9 +316,7 @@ class Fetcher:
                     sockets.append(sock)
                     check_peer(url, sock)
 
-        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, [sockets])
-        watchdog.daemon = True
-        watchdog.start()
+        watch = self._watchdog.arm(deadline, sockets)
         try:
             with self._client.stream(
                 "GET", url, headers=dict(headers), extensions={"trace": trace}
@@ -313,7 +362,7 @@ class Fetcher:
                 raise TransientFetchError(url, f"timed out ({type(e).__name__})") from e
             raise TransientFetchError(url, f"{type(e).__name__}: {e}") from e
         finally:
-            watchdog.cancel()
+            self._watchdog.disarm(watch)
 
     def _late(self, url: str, status: int | None = None) -> TransientFetchError:
         return TransientFetchError(

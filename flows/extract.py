@@ -19,9 +19,9 @@ from types import TracebackType
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from extractors.articles import extract_article
 from extractors.errors import ConfigError
-from extractors.models import Article, EntryData, PageFetch
+from extractors.models import Article, PageFetch
+from flows.extract_worker import Job, extract_job, warm_up
 
 __all__ = [
     "DASK_CHUNK",
@@ -36,8 +36,6 @@ __all__ = [
 # Starting the pool costs about a second here (docs/performance.md): it pays off
 # from about 100 pages; fewer are extracted in line.
 POOL_MIN_PAGES = 96
-
-_Job = tuple[bytes | None, str, str | None, EntryData]
 
 
 def usable_cores() -> int:
@@ -57,18 +55,19 @@ class PageExtractor:
             workers = usable_cores() if expected >= POOL_MIN_PAGES else 1
         self.workers = workers if expected >= 2 else 1
         self._futures: dict[str, Future[Article]] = {}
-        self._jobs: dict[str, _Job] = {}  # pages in a worker, kept until extracted
+        self._jobs: dict[str, Job] = {}  # pages in a worker, kept until extracted
         self._pool: ProcessPoolExecutor | None = None
         if self.workers >= 2:
             # forkserver, not fork: the flow's process runs threads (Prefect's, the
             # fetcher's), and forking a threaded process can deadlock the child.
             context = multiprocessing.get_context("forkserver")
-            # The fork server imports trafilatura once; each worker starts as a fork of it.
-            context.set_forkserver_preload([__name__])
+            # The fork server loads extraction's libraries and models once (not Prefect);
+            # each worker starts as a fork of it.
+            context.set_forkserver_preload(["flows._preload"])
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
             # Start the workers now, while the pages are still on their way.
             for _ in range(self.workers):
-                self._submit(None, _warm_up)
+                self._submit(None, warm_up)
 
     def __enter__(self) -> PageExtractor:
         return self
@@ -89,7 +88,7 @@ class PageExtractor:
         Returns the page to keep meanwhile: without its HTML when a worker has it
         (held here only until extracted, in case the worker dies)."""
         job = _job(page)
-        future = self._submit(job, _extract)
+        future = self._submit(job, extract_job)
         if future is None:
             return page
         self._futures[page.url] = future
@@ -108,13 +107,13 @@ class PageExtractor:
                 except (BrokenProcessPool, CancelledError) as e:
                     self._broken(e)
             job = self._jobs.pop(page.url, None)
-            yield _extract(job or _job(page))
+            yield extract_job(job or _job(page))
 
     def _done(self, url: str, future: Future[Article]) -> None:
         if not future.cancelled() and future.exception() is None:
             self._jobs.pop(url, None)
 
-    def _submit(self, job: _Job | None, fn: object) -> Future[Article] | None:
+    def _submit(self, job: Job | None, fn: object) -> Future[Article] | None:
         pool = self._pool
         if pool is None:
             return None
@@ -149,8 +148,8 @@ DASK_CHUNK = 16
 
 
 @task(name="extract-chunk", task_run_name="extract pages {first}–{last}", cache_policy=NO_CACHE)
-def extract_chunk(jobs: list[_Job], first: int, last: int) -> list[Article]:
-    return [_extract(job) for job in jobs]
+def extract_chunk(jobs: list[Job], first: int, last: int) -> list[Article]:
+    return [extract_job(job) for job in jobs]
 
 
 def extract_on_dask(
@@ -201,14 +200,5 @@ def extract_pages(pages: Sequence[PageFetch], workers: int | None = None) -> lis
         return list(extractor.articles(pages))
 
 
-def _job(page: PageFetch) -> _Job:
+def _job(page: PageFetch) -> Job:
     return (page.html, page.url, page.final_url, page.entries[0][1])
-
-
-def _warm_up(_: object) -> None:
-    return None
-
-
-def _extract(job: _Job) -> Article:
-    html, url, final_url, entry = job
-    return extract_article(html, url=url, final_url=final_url, entry=entry)

@@ -49,3 +49,38 @@ def test_content_hash_folds_case_width_and_space() -> None:
 def test_article_id_is_stable_and_short() -> None:
     assert article_id("https://a.example/x") == article_id("https://a.example/x")
     assert len(article_id("https://a.example/x")) == 16
+
+
+def test_signature_is_datasketchs_minhash_over_the_distinct_shingles() -> None:
+    """signature() computes datasketch 2's MinHash(num_perm=64, seed=7) itself; the
+    bytes must stay those (stored signatures are compared with new ones)."""
+    from datasketch import MinHash
+
+    from extractors.dedup import NUM_PERM, _shingles, signature
+
+    words = [
+        "North",
+        "Korean",
+        "troops",
+        "crossed",
+        "into",
+        "Kursk",
+        "while",
+        "shells",
+        "moved",
+        "by",
+        "rail",
+        "and",
+        "sea",
+    ]
+    texts = [" ".join(words[(i * k) % len(words)] for i in range(60 + 13 * k)) for k in range(1, 9)]
+    texts.append("Сеул заявил, что КНДР направила войска в Курскую область. " * 8)
+    for text in texts:
+        shingles = _shingles(text)
+        reference = MinHash(num_perm=NUM_PERM, seed=7)
+        reference.update_batch(shingles)
+        expected = (
+            len(set(shingles)).to_bytes(8, "little") + reference.hashvalues.astype("<u8").tobytes()
+        )
+        assert signature(text) == expected
+    assert signature("too short to compare") == b""
