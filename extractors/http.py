@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import http.client
 import ipaddress
 import itertools
 import os
 import socket
+import ssl
 import threading
 import time
+import urllib.request
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
-
-import httpx
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from extractors.errors import FetchError, PermanentFetchError, TransientFetchError
 from extractors.models import FetchResult
@@ -35,6 +36,7 @@ __all__ = [
     "Fetcher",
     "HostGate",
     "HttpSettings",
+    "Transport",
     "parse_retry_after",
     "private_networks_allowed",
 ]
@@ -206,26 +208,32 @@ class Watchdog:
                 _shut(sockets)
 
 
-class Fetcher:
-    """A shared HTTP client. Thread-safe: one instance serves every task of a run."""
+# What stands in for the network in tests whose subject is not HTTP:
+# (url, request headers) → (status, response headers, body).
+Transport = Callable[[str, Mapping[str, str]], tuple[int, Mapping[str, str], bytes]]
 
-    def __init__(
-        self, settings: HttpSettings | None = None, *, transport: httpx.BaseTransport | None = None
-    ):
-        """`transport` replaces the network (httpx.MockTransport, for code whose subject
-        is not HTTP); the address checks and host limits still apply."""
+
+class Fetcher:
+    """A shared HTTP client. Thread-safe: one instance serves every task of a run.
+
+    Requests go out through the standard library's http.client, one connection
+    each, so the deadline watchdog always holds the socket it may have to cut; at
+    a third of httpx's CPU a request, it is most of what polling feeds costs.
+    Proxies come from the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), as
+    curl and urllib read them."""
+
+    def __init__(self, settings: HttpSettings | None = None, *, transport: Transport | None = None):
+        """`transport` replaces the network (tests whose subject is not HTTP); the
+        address checks, host limits, redirects and size caps still apply."""
         self.settings = settings or HttpSettings()
         s = self.settings
-        self._client = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
-            # Only encodings feedwatch inflates itself, under the size cap.
-            headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
-            follow_redirects=False,
-            # No keep-alive: every request opens its own connection, so the deadline
-            # watchdog (see _get_once) always holds the socket it may have to cut.
-            limits=httpx.Limits(max_connections=s.max_concurrency, max_keepalive_connections=0),
-        )
+        # Only encodings feedwatch inflates itself, under the size cap.
+        self._headers = {"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"}
+        self._transport = transport
+        self._tls: ssl.SSLContext | None = None  # made on the first https request
+        self._proxies = {
+            k: v for k, v in urllib.request.getproxies().items() if k in {"http", "https"}
+        }
         self._gate = HostGate(s.max_concurrency, s.per_host, s.host_delay)
         self._watchdog = Watchdog()
 
@@ -236,7 +244,7 @@ class Fetcher:
         self.close()
 
     def close(self) -> None:
-        self._client.close()
+        pass  # no connection outlives its request
 
     def fetch_feed(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
@@ -305,69 +313,174 @@ class Fetcher:
     def _get_once(
         self, url: str, headers: Mapping[str, str], max_bytes: int, deadline: float
     ) -> tuple[int, dict[str, str], bytes]:
-        # httpx's timeouts are per read: a server sending a byte a second, even of its
-        # headers, never trips them. At the deadline a watchdog shuts the socket down.
+        if self._transport is not None:
+            status, got, body = self._transport(url, {**self._headers, **headers})
+            return status, {k.lower(): v for k, v in got.items()}, b"" if status >= 300 else body
+        # Socket timeouts are per read: a server sending a byte a second, even of its
+        # headers, never trips them. At the deadline the watchdog shuts the socket down.
         sockets: list[socket.socket] = []
-
-        def trace(event: str, info: dict[str, Any]) -> None:
-            if event == "connection.connect_tcp.complete":
-                sock = info["return_value"].get_extra_info("socket")
-                if sock is not None:
-                    sockets.append(sock)
-                    check_peer(url, sock)
-
         watch = self._watchdog.arm(deadline, sockets)
+        connection: http.client.HTTPConnection | None = None
         try:
-            with self._client.stream(
-                "GET", url, headers=dict(headers), extensions={"trace": trace}
-            ) as response:
-                response_headers = {k.lower(): v for k, v in response.headers.items()}
-                if response.status_code >= 300:
-                    return response.status_code, response_headers, b""
-                decoder = _decoder(url, response_headers.get("content-encoding", ""))
-                chunks: list[bytes] = []
-                size = 0
-                for raw in response.iter_raw():
-                    if time.monotonic() > deadline:
-                        raise self._late(url, response.status_code)
-                    data = raw
-                    while data:
-                        if decoder is None:
-                            chunk, data = data, b""
-                        else:
-                            # Never more than fits under the cap (+1 to notice): a
-                            # gzip bomb is stopped before it is inflated, not after.
-                            try:
-                                chunk = decoder.decompress(data, max_bytes - size + 1)
-                            except zlib.error as e:
-                                raise PermanentFetchError(
-                                    url, f"body not decodable as declared: {e}"
-                                ) from e
-                            data = decoder.unconsumed_tail
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise PermanentFetchError(
-                                url,
-                                f"body larger than {max_bytes} bytes",
-                                status=response.status_code,
-                            )
-                        chunks.append(chunk)
-                return response.status_code, response_headers, b"".join(chunks)
+            parts = urlsplit(url)
+            connection, target = self._connection(url, parts, sockets)
+            connection.putrequest("GET", target, skip_accept_encoding=True)
+            for name, value in {**self._headers, **headers}.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            response = connection.getresponse()
+            response_headers: dict[str, str] = {}
+            for name, value in response.getheaders():  # repeated headers joined, as HTTP allows
+                key = name.lower()
+                response_headers[key] = (
+                    f"{response_headers[key]}, {value}" if key in response_headers else value
+                )
+            if response.status >= 300:
+                return response.status, response_headers, b""
+            return (
+                response.status,
+                response_headers,
+                self._body(url, response, response_headers, max_bytes, deadline),
+            )
         except FetchError:
             raise
-        except httpx.HTTPError as e:
+        except (OSError, http.client.HTTPException) as e:
             if time.monotonic() >= deadline:
                 raise self._late(url) from e
-            if isinstance(e, httpx.TimeoutException):
-                raise TransientFetchError(url, f"timed out ({type(e).__name__})") from e
-            raise TransientFetchError(url, f"{type(e).__name__}: {e}") from e
+            raise TransientFetchError(url, _describe(e)) from e
         finally:
             self._watchdog.disarm(watch)
+            if connection is not None:
+                connection.close()
+
+    def _connection(
+        self, url: str, parts: SplitResult, sockets: list[socket.socket]
+    ) -> tuple[http.client.HTTPConnection, str]:
+        """A connection for `url` and the request target to send on it."""
+        host, https = parts.hostname or "", parts.scheme == "https"
+        port = parts.port or (443 if https else 80)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        proxy = self._proxies.get(parts.scheme)
+        if proxy and urllib.request.proxy_bypass(host):
+            proxy = None
+        tls = self._tls_context() if https else None
+        if proxy:  # the operator's proxy: its own address is not checked
+            p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            connection = _Connection(
+                p.hostname or "", p.port or 8080, self.settings, sockets, tls, None
+            )
+            if https:
+                connection.set_tunnel(host, port)
+            else:
+                target = parts._replace(fragment="").geturl()  # absolute form; Host from it
+        else:
+            connection = _Connection(host, port, self.settings, sockets, tls, url)
+        return connection, target
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
+
+    def _body(
+        self,
+        url: str,
+        response: http.client.HTTPResponse,
+        headers: Mapping[str, str],
+        max_bytes: int,
+        deadline: float,
+    ) -> bytes:
+        """The body, inflated as declared, never more than `max_bytes`."""
+        decoder = _decoder(url, headers.get("content-encoding", ""))
+        chunks: list[bytes] = []
+        size = 0
+        while raw := response.read1(65536):
+            if time.monotonic() > deadline:
+                raise self._late(url, response.status)
+            data = raw
+            while data:
+                if decoder is None:
+                    chunk, data = data, b""
+                else:
+                    # Never more than fits under the cap (+1 to notice): a
+                    # gzip bomb is stopped before it is inflated, not after.
+                    try:
+                        chunk = decoder.decompress(data, max_bytes - size + 1)
+                    except zlib.error as e:
+                        raise PermanentFetchError(
+                            url, f"body not decodable as declared: {e}"
+                        ) from e
+                    data = decoder.unconsumed_tail
+                size += len(chunk)
+                if size > max_bytes:
+                    raise PermanentFetchError(
+                        url, f"body larger than {max_bytes} bytes", status=response.status
+                    )
+                chunks.append(chunk)
+        # http.client ends a body quietly at the end of the stream: cut by the watchdog,
+        # or by the server before the length it announced.
+        if time.monotonic() >= deadline:
+            raise self._late(url, response.status)
+        if response.length:
+            raise TransientFetchError(
+                url,
+                f"connection cut mid-body ({response.length} bytes missing)",
+                status=response.status,
+            )
+        return b"".join(chunks)
 
     def _late(self, url: str, status: int | None = None) -> TransientFetchError:
         return TransientFetchError(
             url, f"not finished within the {self.settings.deadline:g} s deadline", status=status
         )
+
+
+class _Connection(http.client.HTTPConnection):
+    """http.client's connection, opened by feedwatch: every socket it connects is
+    handed to the watchdog and, when `checked_url` is given, its peer checked
+    before a byte is sent; TLS on top when `tls` is given."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        settings: HttpSettings,
+        sockets: list[socket.socket],
+        tls: ssl.SSLContext | None,
+        checked_url: str | None,
+    ):
+        super().__init__(host, port, timeout=settings.connect_timeout)
+        self._read_timeout = settings.read_timeout
+        self._sockets = sockets
+        self._tls = tls
+        self._checked_url = checked_url
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self._sockets.append(sock)
+        if self._checked_url is not None:
+            check_peer(self._checked_url, sock)
+        sock.settimeout(self._read_timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock
+        tunnel = getattr(self, "_tunnel_host", None)  # set_tunnel's: through a proxy
+        if tunnel:
+            self._tunnel()  # type: ignore[attr-defined]  # CONNECT, as http.client's connect does
+        if self._tls is not None:
+            server = tunnel or self.host
+            self.sock = self._tls.wrap_socket(self.sock, server_hostname=server)
+            self._sockets.append(self.sock)
+
+
+def _describe(e: BaseException) -> str:
+    """What went wrong on the wire, in a few words."""
+    if isinstance(e, TimeoutError):
+        return "timed out waiting for the server"
+    if isinstance(e, http.client.IncompleteRead):
+        return f"connection cut mid-body ({len(e.partial)} bytes read of a chunk)"
+    if isinstance(e, http.client.RemoteDisconnected):
+        return "connection closed before a response"
+    return f"{type(e).__name__}: {e}"
 
 
 def _decoder(url: str, encoding: str) -> Any:

@@ -195,7 +195,7 @@ CASES: dict[str, str | tuple[str, ...]] = {
     "to-other-loopback": "127.0.0.2",
     "pdf": "not a feed",
     "image": "not a feed",
-    "cut": "RemoteProtocolError",
+    "cut": "connection cut mid-body",
     "429": "HTTP 429",
     "503": "HTTP 503",
     "gone": "HTTP 410",

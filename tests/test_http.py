@@ -205,3 +205,41 @@ def test_waiting_for_a_slot_does_not_count_against_the_deadline() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_http_proxy_from_the_environment_is_used(
+    server: SiteServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY as curl reads it: the request goes to the proxy, in absolute form."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.request import urlopen
+
+    seen: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            with urlopen(self.path) as upstream:  # the proxy's own request: no proxy
+                body = upstream.read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_address[1]}")
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        with Fetcher() as f:
+            monkeypatch.delenv("http_proxy")  # read when the Fetcher is made; not by urlopen
+            r = f.fetch_feed(server.url("/ok.xml"))
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert r.status == 200 and r.content.startswith(b"<rss")
+    assert seen == [server.url("/ok.xml")]

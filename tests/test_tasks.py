@@ -1,17 +1,16 @@
 """The poll's task bodies, called as plain functions (`task.fn`), with the network
-replaced by an httpx transport: what is tested here is what the tasks make of
+replaced by a function (the Fetcher's `transport`): what is tested here is what the tasks make of
 responses, not HTTP (test_http.py and test_hostile.py test that, over loopback)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import httpx
-
-from extractors.http import Fetcher, HttpSettings
+from extractors.http import Fetcher, HttpSettings, Transport
 from extractors.models import Entries, EntryData, FeedSpec, FeedState
 from flows.extract import PageExtractor
 from flows.fetch import fetch_page_group, poll_group
@@ -19,37 +18,28 @@ from flows.fetch import fetch_page_group, poll_group
 DATA = Path(__file__).resolve().parent / "data"
 
 
-class _Body(httpx.SyncByteStream):
-    """A body the Fetcher reads as it would from a socket (in chunks, once)."""
-
-    def __init__(self, data: bytes):
-        self.data = data
-
-    def __iter__(self) -> Iterator[bytes]:
-        for i in range(0, len(self.data), 4096):
-            yield self.data[i : i + 4096]
+Request = tuple[str, Mapping[str, str]]  # (URL, headers) as the Fetcher sent them
 
 
-def _site(requests: list[httpx.Request]) -> httpx.MockTransport:
+def _site(requests: list[Request]) -> Transport:
     """Feeds and pages from tests/data by path; a few paths that fail."""
 
-    def handle(request: httpx.Request) -> httpx.Response:
-        requests.append(request)
-        path = request.url.path
+    def handle(url: str, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+        requests.append((url, headers))
+        path = urlsplit(url).path
         if path == "/down.xml":
-            return httpx.Response(503, headers={"Retry-After": "120"}, stream=_Body(b""))
+            return 503, {"Retry-After": "120"}, b""
         if path == "/gone.xml":
-            return httpx.Response(410, stream=_Body(b""))
-        if path == "/cached.xml" and request.headers.get("If-None-Match") == '"v1"':
-            return httpx.Response(304, headers={"ETag": '"v1"'}, stream=_Body(b""))
+            return 410, {}, b""
+        if path == "/cached.xml" and headers.get("If-None-Match") == '"v1"':
+            return 304, {"ETag": '"v1"'}, b""
         folder = "pages" if path.startswith("/pages/") else "feeds"
         file = DATA / folder / path.rsplit("/", 1)[1].replace("cached.xml", "rss2.xml")
         if not file.exists():
-            return httpx.Response(404, stream=_Body(b"not here"))
-        headers = {"ETag": '"v1"', "Cache-Control": "max-age=600"}
-        return httpx.Response(200, headers=headers, stream=_Body(file.read_bytes()))
+            return 404, {}, b"not here"
+        return 200, {"ETag": '"v1"', "Cache-Control": "max-age=600"}, file.read_bytes()
 
-    return httpx.MockTransport(handle)
+    return handle
 
 
 def _state(spec: FeedSpec, etag: str) -> FeedState:
@@ -57,7 +47,7 @@ def _state(spec: FeedSpec, etag: str) -> FeedState:
 
 
 def test_a_feed_group_reads_every_feed_and_records_each_failure() -> None:
-    requests: list[httpx.Request] = []
+    requests: list[Request] = []
     specs = {
         name: FeedSpec(name, f"http://wire.test/{name}.xml")
         for name in ("rss2", "atom", "down", "gone", "cached")
@@ -78,17 +68,17 @@ def test_a_feed_group_reads_every_feed_and_records_each_failure() -> None:
     # A 304 is not parsed: no entries, nothing wrong.
     assert polls["cached"].ok and polls["cached"].status == 304 and not polls["cached"].entries
     assert (
-        requests[[r.url.path for r in requests].index("/cached.xml")].headers["If-None-Match"]
+        requests[[urlsplit(u).path for u, _ in requests].index("/cached.xml")][1]["If-None-Match"]
         == '"v1"'
     )
     down, gone = polls["down"], polls["gone"]
     assert not down.ok and down.transient and down.retry_after == 120 and down.status == 503
     assert not gone.ok and not gone.transient and gone.status == 410
-    assert all(r.headers["User-Agent"].startswith("feedwatch/") for r in requests)
+    assert all(h["User-Agent"].startswith("feedwatch/") for _, h in requests)
 
 
 def test_a_page_group_fetches_each_page_and_keeps_its_entries() -> None:
-    requests: list[httpx.Request] = []
+    requests: list[Request] = []
     now = datetime.now(UTC)
     urls = [
         "http://herald.test/pages/jsonld-news.html",
