@@ -53,6 +53,7 @@ def main() -> None:
         from flows.extract import usable_cores
         from flows.fetch import TASK_WORKERS
         from flows.poll import poll_feeds
+        from flows.prefect_api import without_heartbeats
 
         @task
         def nothing(*_: object) -> None:
@@ -67,7 +68,8 @@ def main() -> None:
             create_markdown_artifact(key="poll-summary", markdown="nothing")
             create_table_artifact(key="poll-hits", table=[{"topic": "t"}])
 
-        with Outlets(n, args.hosts) as outlets:
+        # As `feedwatch run` runs a flow: without Prefect's heartbeats (flows.prefect_api).
+        with Outlets(n, args.hosts) as outlets, without_heartbeats():
             feeds = write_feeds_yaml(Path(tmp) / "feeds.yaml", outlets.feeds)
             topics = TOPICS
             serial, polls, shapes, uses = [], [], [], []

@@ -39,9 +39,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, prefect_server(Path(tmp)) as env:
         os.environ.update({k: env[k] for k in env if k.startswith(("PREFECT_", "FEEDWATCH_"))})
         from flows.poll import poll_feeds
+        from flows.prefect_api import without_heartbeats
 
         pages = args.feeds * args.entries
-        with Outlets(pages, args.hosts, feeds_per_host=args.feeds // args.hosts) as outlets:
+        # As `feedwatch run` runs a flow: without Prefect's heartbeats (flows.prefect_api).
+        with (
+            Outlets(pages, args.hosts, feeds_per_host=args.feeds // args.hosts) as outlets,
+            without_heartbeats(),
+        ):
             feeds = write_feeds_yaml(Path(tmp) / "feeds.yaml", outlets.feeds)
             topics = TOPICS
             firsts, seconds, loaded = [], [], 0

@@ -200,10 +200,34 @@ def _flush_to_server() -> None:
 
 
 @contextmanager
+def without_heartbeats() -> Iterator[None]:
+    """Flow runs started in this block send Prefect no heartbeats, unless the operator
+    asked for them (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, in the environment or a profile).
+
+    A heartbeat is sent when a run starts and then every 180 s, and at its end the run
+    waits for the heartbeat thread, which sleeps in 1 s steps: about 1 s of every run,
+    most of what a run costs when nothing changed. They serve automations that mark
+    runs as crashed when heartbeats stop; a worker reports its own crashed runs.
+    """
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    if "heartbeat_frequency" in get_current_settings().flows.model_fields_set:
+        yield
+        return
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
+@contextmanager
 def prefect_api(
     notice: Callable[[str], None] | None = None, preload: Sequence[str] = ()
 ) -> Iterator[str]:
-    """Prefect, ready for flow runs in this process; yields the API URL in use.
+    """Prefect, ready for flow runs in this process (without heartbeats, see
+    without_heartbeats); yields the API URL in use.
 
     notice(text) is told about a first start, which takes a while. The modules of
     `preload` (the flow's) are imported while a temporary server starts.
@@ -223,7 +247,8 @@ def prefect_api(
                 server.stop()
                 server = None
             check_reachable(configured)
-            yield configured
+            with without_heartbeats():
+                yield configured
             return
         if server is None:
             server = TemporaryServer(prefect_home())
@@ -235,7 +260,7 @@ def prefect_api(
         for module in preload:
             importlib.import_module(module)
         server.wait_ready(startup_timeout())
-        with _global_api_url(server.api_url):
+        with _global_api_url(server.api_url), without_heartbeats():
             try:
                 yield server.api_url
             finally:
