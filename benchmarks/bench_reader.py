@@ -1,0 +1,144 @@
+"""feedwatch beside lemon24/reader, the feed reader a user would pick, on the same feeds.
+
+    python benchmarks/bench_reader.py --reader-python .venv-reader/bin/python
+        [--feeds 500] [--hosts 250] [--entries 10] [--repeat 5]
+
+`--feeds` feeds on `--hosts` loopback outlets (two feeds an outlet, each on its
+own address), `--entries` entries a feed, served from a separate process. Each
+run starts both from an empty database: a first round that reads every entry,
+then a second where every feed answers 304 Not Modified. Neither fetches the
+articles' pages (feedwatch: `fetch_pages: false`); feedwatch keeps its politeness
+(1 s between two requests to an outlet), reader has none.
+
+reader runs in its own venv (`make bench` makes .venv-reader: reader 3.26 and
+sgmllib3k), one command a round: `update_feeds_iter(scheduled=False,
+workers=16)`. feedwatch runs as a user runs it, `feedwatch run --all`, one
+command a round, against a long-lived Prefect server. Printed, medians of
+`--repeat` runs: each one's own time for the round (reader's update call,
+feedwatch's poll as it reports it) and the command's wall time; and the slowest
+304 round of feedwatch's (goal: under 3 s in every run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _outlets import TOPICS, Outlets
+from bench_overhead import timed
+
+from flows.demo.prefect_server import prefect_server
+
+HERE = Path(__file__).resolve().parent
+
+
+def reader_round(python: str, db: Path, urls: Path) -> dict[str, float]:
+    wall0 = time.perf_counter()
+    result = subprocess.run(
+        [python, str(HERE / "_reader_poll.py"), str(db), str(urls)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wall = time.perf_counter() - wall0
+    return {**json.loads(result.stdout.splitlines()[-1]), "wall": wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reader-python", required=True)
+    parser.add_argument("--feeds", type=int, default=500)
+    parser.add_argument("--hosts", type=int, default=250)
+    parser.add_argument("--entries", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    pages = args.feeds * args.entries
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Outlets(pages, args.hosts, feeds_per_host=args.feeds // args.hosts) as outlets,
+    ):
+        tmpdir = Path(tmp)
+        urls = tmpdir / "feeds.json"
+        urls.write_text(json.dumps(outlets.feeds))
+        feeds = tmpdir / "feeds.yaml"
+        feeds.write_text(
+            "feeds:\n"
+            + "".join(
+                f"  - name: feed-{i}\n    url: {u}\n    fetch_pages: false\n"
+                for i, u in enumerate(outlets.feeds)
+            )
+        )
+        (tmpdir / "server-home").mkdir()
+        with prefect_server(tmpdir / "server-home") as env:
+            base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+            served = base | {
+                "PREFECT_API_URL": env["PREFECT_API_URL"],
+                "PREFECT_HOME": str(tmpdir / "client-home"),
+                "FEEDWATCH_ALLOW_PRIVATE_NETWORKS": "1",
+                "DO_NOT_TRACK": "1",
+            }
+
+            def feedwatch(db: Path) -> dict[str, float]:
+                common = ("--feeds", str(feeds), "--topics", str(TOPICS), "--db", str(db))
+                return timed(served, "run", "--all", *common)
+
+            feedwatch(tmpdir / "warm-up.duckdb")  # the first run registers the flow
+            rounds: dict[str, list[dict[str, float]]] = {
+                k: [] for k in ("reader 1", "reader 2", "feedwatch 1", "feedwatch 2")
+            }
+            for r in range(args.repeat):
+                for k in (1, 2):
+                    rounds[f"reader {k}"].append(
+                        reader_round(args.reader_python, tmpdir / f"reader-{r}.sqlite", urls)
+                    )
+                for k in (1, 2):
+                    rounds[f"feedwatch {k}"].append(feedwatch(tmpdir / f"fw-{r}.duckdb"))
+                first, second = rounds["reader 1"][-1], rounds["reader 2"][-1]
+                assert first["new"] == pages and not first["errors"], first
+                assert second["unchanged"] == args.feeds and not second["errors"], second
+                print(
+                    f"  run {r + 1}: "
+                    + ", ".join(
+                        f"{name} {v[-1].get('seconds', v[-1].get('work', 0.0)):.2f} s"
+                        f" ({v[-1]['wall']:.2f} s wall)"
+                        for name, v in rounds.items()
+                    ),
+                    file=sys.stderr,
+                )
+
+    def own(name: str) -> float:
+        key = "seconds" if name.startswith("reader") else "work"
+        return statistics.median(x[key] for x in rounds[name])
+
+    def wall(name: str) -> float:
+        return statistics.median(x["wall"] for x in rounds[name])
+
+    print(
+        f"beside reader 3.26: {args.feeds} feeds on {args.hosts} outlets, {args.entries} entries"
+        f" each, no pages; {os.cpu_count()} cores, median of {args.repeat}"
+    )
+    for k, label in ((1, "first round (every entry new)"), (2, "second round (every feed 304)")):
+        a, b = own(f"feedwatch {k}"), own(f"reader {k}")
+        c, d = wall(f"feedwatch {k}"), wall(f"reader {k}")
+        print(f"  {label}")
+        print(
+            f"    own time:  feedwatch {a:.2f} s, reader {b:.2f} s   ratio {a / b:.2f} (goal ≤ 1)"
+        )
+        print(
+            f"    wall time: feedwatch {c:.2f} s, reader {d:.2f} s   ratio {c / d:.2f} (goal ≤ 1)"
+        )
+    slowest = max(x["work"] for x in rounds["feedwatch 2"])
+    print(f"  feedwatch's slowest 304 round: {slowest:.2f} s (goal < 3 s in every run)")
+
+
+if __name__ == "__main__":
+    main()
