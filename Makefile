@@ -9,6 +9,9 @@ DEV_STAMP := $(VENV)/.installed-dev
 # A second venv for the DuckLake warehouse: its extensions need DuckDB 1.4.4.
 LAKE_VENV := .venv-lake
 LAKE_STAMP := $(LAKE_VENV)/.installed
+# The feed reader the benchmarks compare against (benchmarks/bench_reader.py), in its own venv.
+READER_VENV := .venv-reader
+READER_STAMP := $(READER_VENV)/.installed
 
 # Prefect: no telemetry, no analytics calls from an offline machine.
 export DO_NOT_TRACK := 1
@@ -35,6 +38,11 @@ $(LAKE_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(LAKE_VENV)
 	$(LAKE_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(LAKE_VENV)/bin/python -m pip install --quiet -e '.[dev,lake]'
+	touch $@
+
+$(READER_STAMP):
+	$(PYTHON) -m venv $(READER_VENV)
+	$(READER_VENV)/bin/python -m pip install --quiet "reader==3.26" sgmllib3k
 	touch $@
 
 demo: $(STAMP)
@@ -65,9 +73,11 @@ lint: $(DEV_STAMP)
 check: lint test
 
 # Every figure a ratio against a baseline measured in the same run (docs/performance.md).
-bench: $(DEV_STAMP) $(LAKE_STAMP)
+bench: $(DEV_STAMP) $(LAKE_STAMP) $(READER_STAMP)
+	$(BIN)/python benchmarks/bench_cpu.py
 	$(BIN)/python benchmarks/bench_e2e.py
-	$(BIN)/python benchmarks/bench_steady.py
+	$(BIN)/python benchmarks/bench_steady.py --repeat 5
+	$(BIN)/python benchmarks/bench_reader.py --reader-python $(READER_VENV)/bin/python
 	$(BIN)/python benchmarks/bench_topics.py
 	$(BIN)/python benchmarks/bench_store.py
 	$(BIN)/python benchmarks/bench_rescore.py
@@ -80,4 +90,4 @@ screenshot: $(DEV_STAMP)
 	PREFECT_HOME=$$(mktemp -d) $(BIN)/python scripts/digest_screenshot.py docs/digest.png
 
 clean:
-	rm -rf $(VENV) $(LAKE_VENV) .prefect .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(LAKE_VENV) $(READER_VENV) .prefect .pytest_cache .mypy_cache .ruff_cache *.egg-info
