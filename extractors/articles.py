@@ -28,7 +28,7 @@ from trafilatura.metadata import (
 from trafilatura.settings import set_date_params
 from trafilatura.utils import load_html
 
-from extractors.dedup import MIN_WORDS, content_hash, pick_canonical, signature
+from extractors.dedup import content_hash, pick_canonical, signature
 from extractors.models import Article, EntryData, TextSource
 
 __all__ = ["detect_language", "extract_article", "page_metadata", "prepare"]
@@ -81,10 +81,9 @@ def extract_article(
 
 
 def prepare() -> None:
-    """Load what extraction otherwise loads on its first article: the language model,
-    the near-duplicate permutations. For processes forked afterwards (the workers)."""
+    """Load the language model now rather than on the first article: for processes
+    forked afterwards (the extraction workers), which then share it."""
     detect_language("Load the language model before the first article needs it.")
-    signature(" ".join(f"w{i}" for i in range(MIN_WORDS)))
 
 
 def page_metadata(tree: HtmlElement, url: str, *, byline: bool = True) -> Document:

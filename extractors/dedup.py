@@ -17,7 +17,6 @@ from courlan import normalize_url
 
 __all__ = [
     "CLUSTER_WINDOW_DAYS",
-    "MIN_WORDS",
     "NEAR_DUPLICATE",
     "NUM_PERM",
     "Identities",
@@ -140,19 +139,17 @@ def signature(text: str) -> bytes:
     h ^= h >> np.uint32(13)
     h *= np.uint32(0xC2B2AE35)
     h ^= h >> np.uint32(16)
-    a, b = _permutations()
-    values: np.ndarray = (h[:, None] * a + b).min(axis=0)  # uint32 arithmetic wraps mod 2**32
+    values: np.ndarray = (h[:, None] * _PERM_A + _PERM_B).min(
+        axis=0
+    )  # uint32 arithmetic wraps mod 2**32
     # The first value is the number of distinct shingles, for the containment estimate.
     return len(shingles).to_bytes(8, "little") + bytes(values.astype("<u8").tobytes())
 
 
-@functools.cache
-def _permutations() -> tuple[np.ndarray, np.ndarray]:
-    """The NUM_PERM permutations h → a·h + b (a odd) drawn from seed 7, as datasketch draws them."""
-    gen = np.random.RandomState(7)
-    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
-    return a, b
+# The NUM_PERM permutations h → a·h + b (a odd) drawn from seed 7, as datasketch draws them.
+_SEEDED = np.random.RandomState(7)
+_PERM_A = _SEEDED.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+_PERM_B = _SEEDED.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
 
 
 def signature_matrix(signatures: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
