@@ -214,3 +214,43 @@ def _api_url() -> str:
     from prefect.settings import PREFECT_API_URL
 
     return str(PREFECT_API_URL.value())
+
+
+def test_readers_without_pause_never_take_a_lake_being_created_for_a_foreign_one(
+    catalog: str, tmp_path: Path
+) -> None:
+    """Two analysts' queries in a loop, with no pause, while new lakes get their schema:
+    a reader that found no tables and then, a statement later, the new schema's tables
+    took the lake for something not feedwatch's (ForeignFileError); the answer must be
+    "no warehouse here yet" until the schema is committed, and the lake after it."""
+    errors: list[str] = []
+    reads: list[int] = []
+    for i in range(12):
+        db = "ducklake:postgres:" + create_database(catalog, f"fresh{i}")
+        data = str(tmp_path / f"data{i}") + "/"
+        stop = threading.Event()
+
+        def query(db: str = db, data: str = data, stop: threading.Event = stop) -> None:
+            while not stop.is_set():
+                try:
+                    with open_warehouse(db, data_path=data, read_only=True) as wh:
+                        wh.query("SELECT count(*) FROM entries")
+                    reads.append(1)
+                except Exception as e:  # every failure but the empty lake's is the finding
+                    if "no warehouse here yet" not in str(e):
+                        errors.append(repr(e))
+
+        readers = [threading.Thread(target=query, daemon=True) for _ in range(2)]
+        for r in readers:
+            r.start()
+        try:
+            time.sleep(0.1)
+            with open_warehouse(db, data_path=data) as wh:
+                wh.query("SELECT count(*) FROM feeds")
+            time.sleep(0.1)
+        finally:
+            stop.set()
+            for r in readers:
+                r.join()
+    assert not errors, errors[:3]
+    assert reads, "no reader ever saw a schema"

@@ -46,14 +46,16 @@ def for_lake(sql: str) -> str:
     return _BOOLEAN_DEFAULT.sub(r"DEFAULT '\1'", _PRIMARY_KEY.sub("", sql))
 
 
-def _extension(name: str) -> str:
+def _extension(con: duckdb.DuckDBPyConnection, name: str) -> str:
     try:
         import duckdb_ext  # the duckdb-ext-* packages: feedwatch[lake]
     except ImportError as e:
         raise ConfigError(
             "a DuckLake warehouse needs DuckDB's lake extensions: pip install 'feedwatch[lake]'"
         ) from e
-    platform = duckdb.execute("PRAGMA platform").fetchall()[0][0]
+    # This connection's, not duckdb.execute's: the module's default connection is shared
+    # by every thread, and two threads opening lakes at once mixed up its results.
+    platform = con.execute("PRAGMA platform").fetchall()[0][0]
     base = Path(next(iter(duckdb_ext.__path__))) / "extensions" / f"v{duckdb.__version__}"
     path = base / platform / f"{name}.duckdb_extension"
     if not path.exists():
@@ -80,7 +82,7 @@ def connect_lake(
     )
     try:
         for name in ("ducklake", _CATALOGS[kind]):
-            con.execute(f"LOAD {_quote(_extension(name))}")
+            con.execute(f"LOAD {_quote(_extension(con, name))}")
         options = [f"DATA_PATH {_quote(data_path)}"] if data_path else []
         if read_only:
             options.append("READ_ONLY")

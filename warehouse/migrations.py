@@ -109,10 +109,10 @@ def column_comments(sql: str | None = None) -> dict[tuple[str, str], str]:
     return comments
 
 
-def current_version(con: duckdb.DuckDBPyConnection) -> int:
+def current_version(con: duckdb.DuckDBPyConnection, tables: set[str] | None = None) -> int:
     """The version recorded in the file; 0 when none is."""
     # Always fetchall(): DuckDB 2 refuses new work on a connection with an unfinished result.
-    if "schema_migrations" not in _tables(con):
+    if "schema_migrations" not in (_tables(con) if tables is None else tables):
         return 0
     version = con.execute("SELECT max(version) FROM schema_migrations").fetchall()[0][0]
     return int(version) if version is not None else 0
@@ -120,13 +120,16 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
 
 def check_version(con: duckdb.DuckDBPyConnection, where: str, *, read_only: bool) -> int:
     """The file's version, once it is one feedwatch may use as it is (or upgrade)."""
-    version = current_version(con)
+    # The tables are listed once: on a lake another process may create the schema
+    # between two statements, and a second look would see tables the first had not.
+    tables = _tables(con)
+    version = current_version(con, tables)
     if version > SCHEMA_VERSION:
         raise WarehouseError(
             f"{where}: the warehouse is at schema version {version}, newer than this feedwatch "
             f"understands ({SCHEMA_VERSION}): upgrade feedwatch before opening it"
         )
-    if version == 0 and _tables(con):
+    if version == 0 and tables:
         raise ForeignFileError(
             f"{where}: holds tables but no feedwatch schema version: not a feedwatch"
             " warehouse, and feedwatch leaves it alone"
