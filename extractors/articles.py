@@ -19,7 +19,6 @@ from trafilatura.metadata import (
     META_URL,
     Document,
     examine_meta,
-    extract_author,
     extract_meta_json,
     extract_sitename,
     extract_title,
@@ -28,6 +27,7 @@ from trafilatura.metadata import (
 from trafilatura.settings import set_date_params
 from trafilatura.utils import load_html
 
+from extractors.byline import find_byline
 from extractors.dedup import content_hash, pick_canonical, signature
 from extractors.models import Article, EntryData, TextSource
 
@@ -104,7 +104,7 @@ def page_metadata(tree: HtmlElement, url: str, *, byline: bool = True) -> Docume
     if not meta.title:
         meta.title = extract_title(tree)
     if not meta.author and byline:
-        meta.author = extract_author(tree)
+        meta.author = find_byline(tree)
     if not meta.url:
         meta.url = extract_url(tree, url)
     meta.date = find_date(tree, **{**set_date_params(False), "url": meta.url})
