@@ -21,7 +21,15 @@ from prefect.cache_policies import NO_CACHE
 
 from extractors.errors import ConfigError
 from extractors.models import Article, PageFetch
-from flows.extract_worker import Job, extract_job, warm_up
+from extractors.topics import TopicSet
+from flows.extract_worker import (
+    Extraction,
+    Job,
+    extract_and_match,
+    extract_job,
+    use_topics,
+    warm_up,
+)
 
 __all__ = [
     "DASK_CHUNK",
@@ -47,14 +55,15 @@ class PageExtractor:
 
     With `workers` ≥ 2 (default: every core once `expected` pages reach
     POOL_MIN_PAGES), pages handed over with `start` are extracted at once in
-    worker processes; every other page is extracted in line by `articles`.
+    worker processes, and matched there against `topics` if given; every other
+    page is extracted in line by `articles` or `extracted` (and not matched).
     """
 
-    def __init__(self, expected: int, workers: int | None = None):
+    def __init__(self, expected: int, workers: int | None = None, topics: TopicSet | None = None):
         if workers is None:
             workers = usable_cores() if expected >= POOL_MIN_PAGES else 1
         self.workers = workers if expected >= 2 else 1
-        self._futures: dict[str, Future[Article]] = {}
+        self._futures: dict[str, Future[Extraction]] = {}
         self._jobs: dict[str, Job] = {}  # pages in a worker, kept until extracted
         self._pool: ProcessPoolExecutor | None = None
         if self.workers >= 2:
@@ -64,7 +73,12 @@ class PageExtractor:
             # The fork server loads extraction's libraries and models once (not Prefect);
             # each worker starts as a fork of it.
             context.set_forkserver_preload(["flows._preload"])
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=use_topics,
+                initargs=(topics,),  # sent once to each worker, not with every page
+            )
             # Start the workers now, while the pages are still on their way.
             for _ in range(self.workers):
                 self._submit(None, warm_up)
@@ -88,7 +102,7 @@ class PageExtractor:
         Returns the page to keep meanwhile: without its HTML when a worker has it
         (held here only until extracted, in case the worker dies)."""
         job = _job(page)
-        future = self._submit(job, extract_job)
+        future = self._submit(job, extract_and_match)
         if future is None:
             return page
         self._futures[page.url] = future
@@ -98,6 +112,10 @@ class PageExtractor:
 
     def articles(self, pages: Sequence[PageFetch]) -> Iterator[Article]:
         """Each page's Article, in order: waited for if started, else extracted now."""
+        return (article for article, _ in self.extracted(pages))
+
+    def extracted(self, pages: Sequence[PageFetch]) -> Iterator[Extraction]:
+        """Each page's Article and, if a worker matched it, its topic matches, in order."""
         for page in pages:
             future = self._futures.pop(page.url, None)
             if future is not None:
@@ -107,13 +125,13 @@ class PageExtractor:
                 except (BrokenProcessPool, CancelledError) as e:
                     self._broken(e)
             job = self._jobs.pop(page.url, None)
-            yield extract_job(job or _job(page))
+            yield extract_job(job or _job(page)), None
 
-    def _done(self, url: str, future: Future[Article]) -> None:
+    def _done(self, url: str, future: Future[Extraction]) -> None:
         if not future.cancelled() and future.exception() is None:
             self._jobs.pop(url, None)
 
-    def _submit(self, job: Job | None, fn: object) -> Future[Article] | None:
+    def _submit(self, job: Job | None, fn: object) -> Future[Extraction] | None:
         pool = self._pool
         if pool is None:
             return None
@@ -138,8 +156,8 @@ class Extracted:
     def __init__(self, articles: Sequence[Article]):
         self._articles = articles
 
-    def articles(self, pages: Sequence[PageFetch]) -> Iterator[Article]:
-        return iter(self._articles)
+    def extracted(self, pages: Sequence[PageFetch]) -> Iterator[Extraction]:
+        return ((article, None) for article in self._articles)
 
 
 # Pages a Dask task extracts: enough that a task's cost (a task run reported to

@@ -7,16 +7,36 @@ they start without importing Prefect, which they do not use.
 from __future__ import annotations
 
 from extractors.articles import extract_article
-from extractors.models import Article, EntryData
+from extractors.models import Article, EntryData, TopicMatch
+from extractors.topics import TopicSet
 
-__all__ = ["Job", "extract_job", "warm_up"]
+__all__ = ["Extraction", "Job", "extract_and_match", "extract_job", "use_topics", "warm_up"]
 
 Job = tuple[bytes | None, str, str | None, EntryData]
+# An article, and its topic matches where a worker matched them (None: not yet).
+Extraction = tuple[Article, tuple[TopicMatch, ...] | None]
+
+_topics: TopicSet | None = None  # the run's topics, once a worker has them
+
+
+def use_topics(topics: TopicSet | None) -> None:
+    """A worker's initializer: the run's topics, sent once to each worker."""
+    global _topics
+    _topics = topics
 
 
 def extract_job(job: Job) -> Article:
     html, url, final_url, entry = job
     return extract_article(html, url=url, final_url=final_url, entry=entry)
+
+
+def extract_and_match(job: Job) -> Extraction:
+    """In a worker: the article, matched against the run's topics there too, on the
+    worker's core rather than in the flow's process, which is busy fetching."""
+    article = extract_job(job)
+    if _topics is None:
+        return article, None
+    return article, tuple(_topics.match(article.title, article.text))
 
 
 def warm_up(_: object) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import corpora
 from extractors.models import EntryData, PageFetch
-from flows.extract import POOL_MIN_PAGES, extract_on_dask, extract_pages
+from flows.extract import POOL_MIN_PAGES, PageExtractor, extract_on_dask, extract_pages
+from flows.settings import load_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,6 +64,27 @@ def test_the_pool_extracts_real_pages_as_in_line() -> None:
         [(f"https://news.example/{f.name}", gzip.decompress(f.read_bytes())) for f in files]
     )
     assert extract_pages(pages, workers=2) == extract_pages(pages, workers=1)
+
+
+def test_workers_match_the_topics_as_the_flow_would() -> None:
+    # The workers match each article as they extract it, against the topics sent to
+    # them once; what they find is what the flow's own matcher finds in line.
+    folder = corpora() / "articles" / "scrapinghub-aeb" / "html"
+    files = sorted(folder.glob("*.html.gz"))
+    pages = _pages(
+        [(f"https://news.example/{f.name}", gzip.decompress(f.read_bytes())) for f in files]
+    )
+    topics = load_topics(ROOT / "topics.yaml")
+    with PageExtractor(len(pages), workers=2, topics=topics) as extractor:
+        for page in pages:
+            extractor.start(page)
+        extracted = list(extractor.extracted(pages))
+    assert all(matches is not None for _, matches in extracted)  # none left to the flow
+    in_line = [tuple(topics.match(a.title, a.text)) for a in extract_pages(pages, workers=1)]
+    assert [matches for _, matches in extracted] == in_line
+    assert sum(1 for ms in in_line if ms) >= 5  # articles with terms of a topic, to compare
+    with PageExtractor(len(pages), workers=1, topics=topics) as extractor:
+        assert all(matches is None for _, matches in extractor.extracted(pages[:3]))
 
 
 def test_workers_that_cannot_start_leave_the_pages_to_be_extracted_in_line() -> None:
