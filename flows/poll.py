@@ -126,6 +126,8 @@ def plan_run(
     """Ask the warehouse what it holds of these entries and pages (one read-only
     session), and decide: the new entries, and the pages to fetch, keep or link."""
     seen = list(first_entries(polls))
+    if not seen:  # every feed unchanged or failed: nothing to ask the warehouse
+        return [], plan_pages([], fetch_feeds, {})
     try:
         with open_warehouse(db, read_only=True) as wh:
             stored = wh.stored_entries(seen)
@@ -141,10 +143,12 @@ def extract_and_detect(
     pages: list[PageFetch], topics: TopicSet, extractor: PageExtractor | Extracted
 ) -> list[ArticleRecord]:
     """Each page's text (the feed's text when the page has none), matched against the
-    topics as it comes out of extraction."""
+    topics as it comes out of extraction (by the worker that extracted it, if any)."""
     records = []
     progress().start("articles", len(pages))
-    for page, article in zip(pages, extractor.articles(pages), strict=True):
+    for page, (article, matches) in zip(pages, extractor.extracted(pages), strict=True):
+        if matches is None:
+            matches = tuple(topics.match(article.title, article.text))
         records.append(
             ArticleRecord(
                 article=article,
@@ -153,7 +157,7 @@ def extract_and_detect(
                 fetched_at=page.fetched_at,
                 fetch_status=page.status,
                 fetch_error=page.error,
-                matches=tuple(topics.match(article.title, article.text)),
+                matches=matches,
             )
         )
         progress().advance("articles")
@@ -194,7 +198,7 @@ def fetch_and_extract(
     """The planned pages fetched (and those already stored kept), extracted as they
     arrive (or on Dask), and matched against the topics."""
     # Only fetched pages go to the workers: kept ones (no page fetched) have no HTML.
-    with PageExtractor(len(plan.fetch), 1 if dask_address else workers) as ex:
+    with PageExtractor(len(plan.fetch), 1 if dask_address else workers, topics) as ex:
         pages = fetch_pages(plan.fetch, fetcher, ex)
         summary.mark("pages fetched")
         pages += [PageFetch(url, items, datetime.now(UTC)) for url, items in plan.keep.items()]
