@@ -24,6 +24,7 @@ from flows._cli import (
     FeedsOpt,
     TopicsOpt,
     default_topics,
+    describe,
     err,
     exit_codes,
     notice,
@@ -39,6 +40,7 @@ from flows.units import counted
 if TYPE_CHECKING:
     from flows.preflight import RunPlan
     from flows.summary import RunSummary
+    from flows.watch import Check
 
 app = typer.Typer(
     help="Watch news feeds for the topics you care about; query the hits with SQL.",
@@ -139,7 +141,122 @@ def run(
     _print_summary(summary)
 
 
-def _nothing_due(plan: RunPlan) -> str:
+@app.command(cls=Command)
+def watch(
+    feeds: FeedsOpt = Path("feeds.yaml"),
+    topics: TopicsOpt = None,
+    db: DbOpt = DEFAULT_DB,
+    every: Annotated[
+        str,
+        typer.Option(
+            "--every",
+            metavar="DURATION",
+            help="Check for due feeds, and re-read feeds.yaml and topics.yaml, at least"
+            " this often.",
+        ),
+    ] = "1m",
+    extract_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--extract-workers",
+            metavar="N",
+            min=1,
+            help="Processes extracting pages [default: every core once a poll has ~100 pages].",
+        ),
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            metavar="ADDRESS",
+            help="Extract on a Dask cluster: its scheduler (tcp://host:8786), or 'local'.",
+        ),
+    ] = None,
+) -> None:
+    """Keep polling from this one process: each feed when it is due, until stopped.
+
+    Each poll is a flow run in Prefect, as with 'feedwatch run'; Prefect (and its
+    temporary server, without PREFECT_API_URL) starts once, not once a poll. Edits
+    to feeds.yaml and topics.yaml apply at the next check. Ctrl-C or SIGTERM stops
+    it once the poll under way has finished; a second Ctrl-C stops it at once.
+    """
+    import contextvars
+    import signal
+    import threading
+
+    from flows.prefect_api import prefect_api
+    from flows.settings import load_feeds, load_topics
+    from flows.units import duration_option
+    from flows.watch import watch as watch_feeds
+    from warehouse import check_path
+
+    topics = topics or default_topics()
+    with exit_codes():  # a bad start is an exit 2 at once; later bad edits are reported
+        interval = duration_option(every, "--every").total_seconds()
+        load_feeds(feeds)
+        load_topics(topics)
+        check_path(db)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    out.print(f"Watching {feeds} (checks at least every {every}, into {db}); Ctrl-C stops it.")
+    failure: list[BaseException] = []
+
+    def checks() -> None:
+        try:
+            watch_feeds(
+                feeds,
+                topics,
+                db,
+                every=interval,
+                stop=stop,
+                on_check=_CheckPrinter(),
+                extract_workers=extract_workers,
+                dask_address=dask,
+                reporter=lambda: for_console(err),
+            )
+        except BaseException as e:  # handed to the main thread, which reports it
+            failure.append(e)
+
+    with exit_codes(), prefect_api(notice, preload=["flows.poll"]):
+        # The checks run in a thread of their own, so that SIGTERM reaches the handler
+        # above in the main thread: Prefect answers it in a flow run's own main thread
+        # by interrupting the run at once. The context carries Prefect's settings.
+        worker = threading.Thread(
+            target=contextvars.copy_context().run, args=(checks,), daemon=True
+        )
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.5)
+        if failure:
+            raise failure[0]
+    out.print("Stopped.")
+
+
+class _CheckPrinter:
+    """A line for what each check did; for an idle check, only the first after a poll."""
+
+    def __init__(self) -> None:
+        self.quiet = False
+
+    def __call__(self, c: Check) -> None:
+        if c.error is not None:
+            err.print(f"{c.at:%H:%M:%S} feedwatch: {describe(c.error)}", markup=False)
+        if c.summary is not None:
+            out.print(f"{c.at:%H:%M:%S}", end=" ")
+            _print_summary(c.summary)
+        elif c.plan is not None and not self.quiet:
+            out.print(f"{c.at:%H:%M:%S} {_nothing_due(c.plan, hint=False)}")
+        self.quiet = c.error is None and c.summary is None
+
+
+def _nothing_due(plan: RunPlan, *, hint: bool = True) -> str:
     if not plan.feeds:
         return (
             "Nothing to do: there are no feeds (add them to feeds.yaml, or 'feedwatch feeds add')."
@@ -162,7 +279,7 @@ def _nothing_due(plan: RunPlan) -> str:
         name, when = plan.next_due
         minutes = max(0, round((when - datetime.now(UTC)).total_seconds() / 60))
         line += f"; next: {name} at {when:%H:%M} UTC, in {counted(minutes, 'minute')}"
-    return line + ". ('--all' polls every enabled feed now.)"
+    return line + (". ('--all' polls every enabled feed now.)" if hint else ".")
 
 
 def _run_flow(
