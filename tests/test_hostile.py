@@ -231,7 +231,7 @@ def test_a_poll_survives_a_hostile_server(
         # fork and exec, so it would report pytest's own size.
         "own = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
         "peak = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-        "print(json.dumps({'failed': s.failed, 'articles': s.new_articles, 'peak_kb': peak}))\n"
+        "print(json.dumps({'failed': list(s.failed), 'articles': s.new_articles, 'peak_kb': peak}))\n"
     )
     env = dict(
         os.environ,
