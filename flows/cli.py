@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from extractors.errors import FeedwatchError
 from flows._cli import (
     DEFAULT_DB,
     DEMO_DB,
@@ -246,8 +247,14 @@ class _CheckPrinter:
         self.quiet = False
 
     def __call__(self, c: Check) -> None:
-        if c.error is not None:
+        if isinstance(c.error, FeedwatchError):
             err.print(f"{c.at:%H:%M:%S} feedwatch: {describe(c.error)}", markup=False)
+        elif c.error is not None:  # its traceback is logged above
+            err.print(
+                f"{c.at:%H:%M:%S} feedwatch: the check failed ({type(c.error).__name__}:"
+                f" {c.error}); the next one comes as usual",
+                markup=False,
+            )
         if c.summary is not None:
             out.print(f"{c.at:%H:%M:%S}", end=" ")
             _print_summary(c.summary)

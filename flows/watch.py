@@ -71,6 +71,9 @@ def check(
         plan = plan_run(configured, db, at, poll_all=poll_all)
     except FeedwatchError as e:
         return Check(at, None, None, e, time.perf_counter() - t0)
+    except Exception as e:  # e.g. the warehouse's file gone bad under it: the next check retries
+        logger.exception("the check failed")
+        return Check(at, None, None, e, time.perf_counter() - t0)
     if not plan.has_work:
         return Check(at, plan, None, None, time.perf_counter() - t0)
     summary: RunSummary | None = None
