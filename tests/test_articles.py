@@ -9,6 +9,9 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
+import trafilatura
+import trafilatura.core
+from trafilatura.baseline import html2txt
 
 from conftest import corpora
 from extractors.articles import detect_language, extract_article
@@ -42,6 +45,27 @@ def test_demo_article_text_and_metadata() -> None:
         "https://www.peninsulamonitor.example/news/2024/10/18/north-korean-troops-kursk.html"
     )
     assert len(a.content_hash) == 32
+
+
+def test_short_texts_are_not_retried_in_recall_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # trafilatura renders the whole page as plain text to decide on a retry of every
+    # text under 3,000 characters; feedwatch skips it and leaves trafilatura's own
+    # calls as they are.
+    html, url = _page("north-korean-troops-kursk")
+    rendered: list[object] = []
+
+    def counted(tree: object) -> str:
+        rendered.append(tree)
+        return str(html2txt(tree))
+
+    monkeypatch.setattr(trafilatura.core, "html2txt", counted)
+    threshold = trafilatura.core.ESCALATION_MAX_LENGTH
+
+    a = extract_article(html, url=url)
+    assert 0 < len(a.text) < threshold and rendered == []
+    assert threshold == trafilatura.core.ESCALATION_MAX_LENGTH
+    assert trafilatura.extract(html, url=url, fast=True) == a.text
+    assert len(rendered) == 1
 
 
 def test_feed_time_refines_the_page_date() -> None:
