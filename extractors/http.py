@@ -70,6 +70,10 @@ class HostGate:
     """Politeness, in-process: at most `per_host` requests to a host at once, and
     at least `delay` seconds between the starts of two of them; at most `total`
     requests in flight overall. (Prefect's global limits are too slow for this.)
+
+    A request whose answer was 304 Not Modified gives its wait back (`Turn.waive`):
+    the host sent nothing, so its next request may start at once. An outlet's
+    unchanged feeds are then checked one after another, not a delay apart.
     """
 
     def __init__(self, total: int, per_host: int, delay: float):
@@ -77,23 +81,40 @@ class HostGate:
         self._per_host = per_host
         self._delay = delay
         self._lock = threading.Lock()
-        self._hosts: dict[str, threading.BoundedSemaphore] = {}
-        self._next_start: dict[str, float] = {}
+        self._hosts: dict[str, _Host] = {}
 
     @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
+    def slot(self, host: str) -> Iterator[Turn]:
         with self._lock:
-            gate = self._hosts.setdefault(host, threading.BoundedSemaphore(self._per_host))
-        with gate:
+            h = self._hosts.get(host) or self._hosts.setdefault(host, _Host(self._per_host))
+        with h.in_flight:
             if self._delay > 0:
-                with self._lock:
-                    now = time.monotonic()
-                    start = max(now, self._next_start.get(host, 0.0))
-                    self._next_start[host] = start + self._delay
-                if start > now:  # waiting for this host must not hold up the others
-                    time.sleep(start - now)
+                with h.changed:  # waiting for this host must not hold up the others
+                    while (wait := h.next_start - time.monotonic()) > 0:
+                        h.changed.wait(wait)
+                    h.next_start = time.monotonic() + self._delay
             with self._total:
-                yield
+                yield Turn(h)
+
+
+class _Host:
+    def __init__(self, per_host: int):
+        self.in_flight = threading.BoundedSemaphore(per_host)
+        self.changed = threading.Condition()
+        self.next_start = 0.0  # time.monotonic() before which no request may start
+
+
+class Turn:
+    """One request's turn at a host (HostGate.slot)."""
+
+    def __init__(self, host: _Host):
+        self._host = host
+
+    def waive(self) -> None:
+        """The host sent nothing (304): its next request need not wait."""
+        with self._host.changed:
+            self._host.next_start = min(self._host.next_start, time.monotonic())
+            self._host.changed.notify()
 
 
 def allowed_private_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -273,12 +294,14 @@ class Fetcher:
         permanent = True
         while True:
             check_address(current)
-            with self._gate.slot(urlsplit(current).netloc.lower()):
+            with self._gate.slot(urlsplit(current).netloc.lower()) as turn:
                 hop_started = time.monotonic()
                 status, response_headers, body = self._get_once(
                     current, headers, max_bytes, hop_started + budget
                 )
                 budget -= time.monotonic() - hop_started
+                if status == 304:
+                    turn.waive()
             if status in _REDIRECTS and "location" in response_headers:
                 if len(hops) >= self.settings.max_redirects:
                     raise PermanentFetchError(

@@ -129,6 +129,24 @@ def test_waiting_for_a_host_leaves_the_others_free() -> None:
     assert started["a2"] - started["a1"] >= 0.45
 
 
+def test_a_304_gives_its_wait_back_and_a_body_does_not(site: SiteServer) -> None:
+    url = site.url(RSS_PATH)
+    with Fetcher(HttpSettings(host_delay=0.5)) as f:
+        etag = f.fetch_feed(url).headers["etag"]
+        time.sleep(0.55)  # that 200's wait over
+
+        t0 = time.monotonic()
+        unchanged = [f.fetch_feed(url, etag=etag).status for _ in range(3)]
+        after_304s = time.monotonic() - t0
+        f.fetch_feed(url)  # at once: the 304 before it sent nothing
+        at_once = time.monotonic() - t0
+        f.fetch_feed(url, etag=etag)  # waits: the 200 before it sent the feed
+        waited = time.monotonic() - t0
+    assert unchanged == [304, 304, 304]
+    assert after_304s < 0.3 and at_once < 0.3  # three delays would be 1 s
+    assert waited - at_once >= 0.4
+
+
 def test_redacted_urls_keep_everything_but_the_secrets() -> None:
     from extractors.errors import redact, redact_url
 
