@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _outlets import TOPICS, Outlets, rss
 from _pages import page_fetches
 
-from extractors.articles import detect_language, extract_article, page_metadata
+from extractors.articles import detect_language, extract_article, extract_text, page_metadata
 from extractors.dedup import canonical_url, content_hash, signature
 from extractors.feeds import parse_feed
 from extractors.http import Fetcher, HttpSettings
@@ -82,19 +82,8 @@ def main() -> None:
             ),
             "HTML parsing": lambda: trees.__setitem__(slice(None), [load_html(b) for b in bodies]),
             "page metadata": lambda: [page_metadata(t, "https://x.example/a") for t in trees],
-            "text extraction (fast)": lambda: texts.__setitem__(
-                slice(None),
-                [
-                    getattr(
-                        trafilatura.bare_extraction(
-                            t, with_metadata=False, include_comments=False, fast=True
-                        ),
-                        "text",
-                        "",
-                    )
-                    or ""
-                    for t in trees
-                ],
+            "text extraction (fast, no retry)": lambda: texts.__setitem__(
+                slice(None), [extract_text(t) for t in trees]
             ),
             "language": lambda: [detect_language(t, b) for t, b in zip(texts, bodies, strict=True)],
             "near-duplicate signature": lambda: [signature(t) for t in texts],

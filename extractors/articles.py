@@ -34,7 +34,7 @@ from extractors.byline import find_byline
 from extractors.dedup import content_hash, pick_canonical, signature
 from extractors.models import Article, EntryData, TextSource
 
-__all__ = ["detect_language", "extract_article", "page_metadata", "prepare"]
+__all__ = ["detect_language", "extract_article", "extract_text", "page_metadata", "prepare"]
 
 # Below this many characters an extraction is a fragment (a cookie notice, a caption).
 MIN_TEXT_CHARS = 80
@@ -46,22 +46,15 @@ def extract_article(
 ) -> Article:
     """Extract text and metadata from a page; fall back to the feed entry's text."""
     final_url = final_url or url
-    doc = meta = None
+    meta, text = None, ""
     if html:
         try:
             tree = load_html(html)  # parsed once, for the metadata and the text
             if tree is not None:
                 meta = page_metadata(tree, final_url, byline=not (entry and entry.author))
-                # fast: no second opinion from readability/justext. On the 181 real pages
-                # of the article-extraction benchmark it is both faster (-5 ms a page)
-                # and closer to the true text (token F1 0.961 against 0.959).
-                with _without_recall_retry():
-                    doc = trafilatura.bare_extraction(
-                        tree, url=final_url, with_metadata=False, include_comments=False, fast=True
-                    )
+                text = extract_text(tree, final_url)
         except (ValueError, TypeError, LxmlParserError):  # markup too broken to read
-            doc = None
-    text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
+            text = ""
     text, source = _choose_text(text, entry)
 
     canonical = pick_canonical(final_url, meta.url if meta else None)
@@ -82,6 +75,18 @@ def extract_article(
         content_hash=content_hash(text) if text else "",
         signature=signature(text),
     )
+
+
+def extract_text(tree: HtmlElement, url: str | None = None) -> str:
+    """The main text of a parsed page, by trafilatura in fast mode, without its
+    recall-mode retry. Fast: no second opinion from readability/justext; on the
+    181 real pages of the article-extraction benchmark it is both faster (-5 ms a
+    page) and closer to the true text (token F1 0.961 against 0.959)."""
+    with _without_recall_retry():
+        doc = trafilatura.bare_extraction(
+            tree, url=url, with_metadata=False, include_comments=False, fast=True
+        )
+    return (getattr(doc, "text", None) or "").strip() if doc is not None else ""
 
 
 _RETRY_LOCK = threading.Lock()
