@@ -141,6 +141,23 @@ TopicsOpt = Annotated[
     ),
 ]
 DbOpt = Annotated[Path, typer.Option("--db", metavar="FILE", help="The DuckDB warehouse file.")]
+ExtractWorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--extract-workers",
+        metavar="N",
+        min=1,
+        help="Processes extracting pages [default: every core once a poll has ~100 pages].",
+    ),
+]
+DaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        metavar="ADDRESS",
+        help="Extract on a Dask cluster: its scheduler (tcp://host:8786), or 'local'.",
+    ),
+]
 FeedsFileOpt = Annotated[
     Path, typer.Option("--feeds", metavar="FILE", help="feeds.yaml, for feeds configured there.")
 ]

@@ -21,7 +21,9 @@ from flows._cli import (
     DEFAULT_DB,
     DEMO_DB,
     Command,
+    DaskOpt,
     DbOpt,
+    ExtractWorkersOpt,
     FeedsOpt,
     TopicsOpt,
     default_topics,
@@ -97,23 +99,8 @@ def run(
     all_feeds: Annotated[
         bool, typer.Option("--all", help="Poll every feed, due or not (disabled ones excepted).")
     ] = False,
-    extract_workers: Annotated[
-        int | None,
-        typer.Option(
-            "--extract-workers",
-            metavar="N",
-            min=1,
-            help="Processes extracting pages [default: every core once a run has ~100 pages].",
-        ),
-    ] = None,
-    dask: Annotated[
-        str | None,
-        typer.Option(
-            "--dask",
-            metavar="ADDRESS",
-            help="Extract on a Dask cluster: its scheduler (tcp://host:8786), or 'local'.",
-        ),
-    ] = None,
+    extract_workers: ExtractWorkersOpt = None,
+    dask: DaskOpt = None,
 ) -> None:
     """Poll every due feed once; load new articles and topic hits into the warehouse.
 
@@ -156,23 +143,8 @@ def watch(
             " this often.",
         ),
     ] = "1m",
-    extract_workers: Annotated[
-        int | None,
-        typer.Option(
-            "--extract-workers",
-            metavar="N",
-            min=1,
-            help="Processes extracting pages [default: every core once a poll has ~100 pages].",
-        ),
-    ] = None,
-    dask: Annotated[
-        str | None,
-        typer.Option(
-            "--dask",
-            metavar="ADDRESS",
-            help="Extract on a Dask cluster: its scheduler (tcp://host:8786), or 'local'.",
-        ),
-    ] = None,
+    extract_workers: ExtractWorkersOpt = None,
+    dask: DaskOpt = None,
 ) -> None:
     """Keep polling from this one process: each feed when it is due, until stopped.
 
