@@ -86,7 +86,9 @@ class HostGate:
     @contextmanager
     def slot(self, host: str) -> Iterator[Turn]:
         with self._lock:
-            h = self._hosts.get(host) or self._hosts.setdefault(host, _Host(self._per_host))
+            h = self._hosts.get(host)
+            if h is None:
+                h = self._hosts[host] = _Host(self._per_host)
         with h.in_flight:
             if self._delay > 0:
                 with h.changed:  # waiting for this host must not hold up the others
