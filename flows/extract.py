@@ -14,6 +14,7 @@ from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from functools import partial
+from multiprocessing.connection import Connection
 from types import TracebackType
 
 from prefect import task
@@ -22,12 +23,13 @@ from prefect.cache_policies import NO_CACHE
 from extractors.errors import ConfigError
 from extractors.models import Article, PageFetch
 from extractors.topics import TopicSet
+from flows import lifeline
 from flows.extract_worker import (
     Extraction,
     Job,
     extract_and_match,
     extract_job,
-    use_topics,
+    start_worker,
     warm_up,
 )
 
@@ -66,6 +68,7 @@ class PageExtractor:
         self._futures: dict[str, Future[Extraction]] = {}
         self._jobs: dict[str, Job] = {}  # pages in a worker, kept until extracted
         self._pool: ProcessPoolExecutor | None = None
+        self._lifeline: Connection | None = None
         if self.workers >= 2:
             # forkserver, not fork: the flow's process runs threads (Prefect's, the
             # fetcher's), and forking a threaded process can deadlock the child.
@@ -73,11 +76,15 @@ class PageExtractor:
             # The fork server loads extraction's libraries and models once (not Prefect);
             # each worker starts as a fork of it.
             context.set_forkserver_preload(["flows._preload"])
+            # Each worker ends with this process, however it ends (flows.lifeline): a
+            # worker's parent is the fork server, which outlives this process for as
+            # long as its workers do.
+            self._lifeline = Connection(os.dup(lifeline.read_end()), writable=False)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=context,
-                initializer=use_topics,
-                initargs=(topics,),  # sent once to each worker, not with every page
+                initializer=start_worker,
+                initargs=(topics, self._lifeline),  # sent once to each worker, not per page
             )
             # Start the workers now, while the pages are still on their way.
             for _ in range(self.workers):
@@ -95,6 +102,9 @@ class PageExtractor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._lifeline is not None:
+            self._lifeline.close()
+            self._lifeline = None
 
     def start(self, page: PageFetch) -> PageFetch:
         """Begin extracting `page` in a worker, if there are workers (thread-safe).

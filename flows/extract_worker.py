@@ -6,23 +6,31 @@ they start without importing Prefect, which they do not use.
 
 from __future__ import annotations
 
+from multiprocessing.connection import Connection
+
 from extractors.articles import extract_article
 from extractors.models import Article, EntryData, TopicMatch
 from extractors.topics import TopicSet
+from flows import lifeline
 
-__all__ = ["Extraction", "Job", "extract_and_match", "extract_job", "use_topics", "warm_up"]
+__all__ = ["Extraction", "Job", "extract_and_match", "extract_job", "start_worker", "warm_up"]
 
 Job = tuple[bytes | None, str, str | None, EntryData]
 # An article, and its topic matches where a worker matched them (None: not yet).
 Extraction = tuple[Article, tuple[TopicMatch, ...] | None]
 
 _topics: TopicSet | None = None  # the run's topics, once a worker has them
+_parent: Connection | None = None  # the lifeline to the process that started the pool
 
 
-def use_topics(topics: TopicSet | None) -> None:
-    """A worker's initializer: the run's topics, sent once to each worker."""
-    global _topics
+def start_worker(topics: TopicSet | None, parent: Connection | None = None) -> None:
+    """A worker's initializer: the run's topics, sent once to each worker, and the
+    lifeline of the process that started the pool, which the worker ends with."""
+    global _topics, _parent
     _topics = topics
+    if parent is not None:
+        _parent = parent  # kept: the Connection closes its descriptor when collected
+        lifeline.hold(parent.fileno())
 
 
 def extract_job(job: Job) -> Article:

@@ -18,12 +18,15 @@ Nothing here is imported by commands that do not run a flow.
 
 from __future__ import annotations
 
+import fcntl
 import importlib
+import importlib.metadata
 import os
 import socket
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -32,6 +35,7 @@ from typing import IO
 import httpx
 
 from extractors.errors import OrchestratorError
+from flows import lifeline
 
 __all__ = [
     "DEFAULT_STARTUP_TIMEOUT",
@@ -78,7 +82,14 @@ def _free_port() -> int:
 
 class TemporaryServer:
     """Prefect's API server in a subprocess on a free loopback port: no UI, and only
-    the services Prefect runs in its own temporary server."""
+    the services Prefect runs in its own temporary server.
+
+    It ends with the process that started it, however that ends (flows.lifeline).
+    Servers of one PREFECT_HOME started at once (cron on a new machine, several
+    pollers) would all set up its database together, and all but one fail: the first
+    start on a home (or with a new Prefect) is made by one process at a time, holding
+    a lock in PREFECT_HOME until its server answers; the others wait for it, then start.
+    """
 
     def __init__(self, home: Path):
         self.home = home
@@ -91,12 +102,41 @@ class TemporaryServer:
             and "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in os.environ
             and "PREFECT_API_DATABASE_CONNECTION_URL" not in os.environ
         )
-        self._log: IO[bytes] = self.log_path.open("wb")
-        # The command Prefect's SubprocessASGIServer runs, with its environment.
+        self._log: IO[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._setup: IO[bytes] | None = None  # the setup lock, held until the server answers
+        self.started = time.monotonic()
+        if self._set_up():
+            self._start()
+        else:
+            self._setup = (home / "feedwatch-server-setup.lock").open("ab")
+            if _try_lock(self._setup):
+                self._start()  # this process sets the database up; the others wait
+            # else: another process is setting it up; wait_ready waits for it first
+
+    def _marker(self) -> Path:
+        """Written once a server of this Prefect version answered on this home's database."""
+        database = os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") or os.environ.get(
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL", ""
+        )
+        key = f"{_prefect_version()} {database}".encode()
+        return self.home / f"feedwatch-server-ready-{zlib.crc32(key):08x}"
+
+    def _set_up(self) -> bool:
+        sqlite = "PREFECT_API_DATABASE_CONNECTION_URL" not in os.environ and (
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in os.environ
+        )
+        return self._marker().exists() and (not sqlite or (self.home / "prefect.db").exists())
+
+    def _start(self) -> None:
+        self._log = self.log_path.open("wb")
+        # The command Prefect's SubprocessASGIServer runs, with its environment, on a
+        # lifeline (its standard input) from this process.
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
+                "flows.lifeline",
                 "uvicorn",
                 "--factory",
                 "prefect.server.api.server:create_app",
@@ -111,26 +151,28 @@ class TemporaryServer:
             ],
             env={
                 **os.environ,
-                "PREFECT_HOME": str(home),
+                "PREFECT_HOME": str(self.home),
                 "PREFECT_UI_ENABLED": "0",
                 "PREFECT__SERVER_EPHEMERAL": "1",
                 "PREFECT__SERVER_FINAL": "1",
             },
-            stdin=subprocess.DEVNULL,
+            stdin=lifeline.read_end(),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C reaches feedwatch, which stops the server
         )
-        self.started = time.monotonic()
 
     def wait_ready(self, timeout: float) -> float:
-        """Block until the server answers; the seconds since it was started."""
+        """Block until the server answers; the seconds since this object was made."""
         deadline = self.started + timeout
+        if self.process is None:
+            self._wait_for_setup(deadline, timeout)
+        assert self.process is not None
         with httpx.Client(timeout=2) as client:
             while True:
                 with suppress(httpx.HTTPError):
                     if client.get(f"{self.api_url}/health").status_code == 200:
-                        return time.monotonic() - self.started
+                        break
                 if self.process.poll() is not None:
                     raise OrchestratorError(
                         f"Prefect's temporary server exited (code {self.process.returncode})"
@@ -138,27 +180,65 @@ class TemporaryServer:
                         f" Or {REMEDY}."
                     )
                 if time.monotonic() > deadline:
-                    raise OrchestratorError(
-                        f"Prefect's temporary server did not answer within {timeout:.0f} s"
-                        f" (its log: {self.log_path}). On a slow machine raise"
-                        f" PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or {REMEDY}."
-                    )
+                    raise self._late(timeout)
                 time.sleep(0.1)
+        if self._setup is not None:
+            self._marker().touch()
+            self._setup.close()  # the lock goes with it: the servers waiting may start
+            self._setup = None
+        return time.monotonic() - self.started
+
+    def _wait_for_setup(self, deadline: float, timeout: float) -> None:
+        """Another process is setting this home's database up: start once it is done."""
+        assert self._setup is not None
+        while not _try_lock(self._setup):
+            if time.monotonic() > deadline:
+                raise self._late(timeout)
+            time.sleep(0.2)
+        if self._set_up():  # done by the other process: nothing to hold the lock for
+            self._setup.close()
+            self._setup = None
+        self._start()  # else it gave up: this one sets it up, holding the lock
+
+    def _late(self, timeout: float) -> OrchestratorError:
+        return OrchestratorError(
+            f"Prefect's temporary server did not answer within {timeout:.0f} s"
+            f" (its log: {self.log_path}). On a slow machine raise"
+            f" PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or {REMEDY}."
+        )
 
     def _log_tail(self) -> str:
-        self._log.flush()
+        if self._log is not None:
+            self._log.flush()
         lines = self.log_path.read_text(errors="replace").strip().splitlines()
         return f" (last line: {lines[-1].strip()})" if lines else ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._log.close()
+        for f in (self._log, self._setup):
+            if f is not None:
+                f.close()
+
+
+def _try_lock(f: IO[bytes]) -> bool:
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _prefect_version() -> str:
+    try:
+        return importlib.metadata.version("prefect")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def check_reachable(url: str) -> None:
