@@ -8,6 +8,7 @@ reach the same page.
 from __future__ import annotations
 
 import hashlib
+import math
 import socketserver
 import sys
 import threading
@@ -57,8 +58,9 @@ class SiteServer:
     ):
         # (path, headers, monotonic time) of every request, for tests and the curious.
         self.requests: list[tuple[str, dict[str, str], float]] = []
-        self.in_flight: dict[str, int] = {}
-        self.max_in_flight = 0
+        # (arrived, sent) of every response: when its request was read, and just before
+        # its last byte was written, from when the client may have the whole response.
+        self.spans: list[tuple[float, float]] = []
         self._lock = threading.Lock()
         self._httpd = _QuietServer((host, 0), self._handler())
         self.base_url = f"http://{host}:{self._httpd.server_address[1]}"
@@ -67,6 +69,23 @@ class SiteServer:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests this server was answering at once.
+
+        A request counts from when it was read to just before its response's last
+        byte went out, not to when its handler thread returned: a client that has
+        its response may send its next request before that thread runs again (on a
+        busy machine, milliseconds later), and the two would then seem to overlap.
+        """
+        with self._lock:
+            edges = sorted([(a, 1) for a, _ in self.spans] + [(b, -1) for _, b in self.spans])
+        peak = now = 0
+        for _, step in edges:  # at a tie, an end (-1) sorts before a start
+            now += step
+            peak = max(peak, now)
+        return peak
 
     def start(self) -> SiteServer:
         self._thread.start()
@@ -91,18 +110,16 @@ class SiteServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                arrived = time.monotonic()
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with server._lock:
-                    server.requests.append((self.path, headers, time.monotonic()))
-                    server.in_flight[self.client_address[0]] = (
-                        server.in_flight.get(self.client_address[0], 0) + 1
-                    )
-                    server.max_in_flight = max(server.max_in_flight, sum(server.in_flight.values()))
+                    server.requests.append((self.path, headers, arrived))
+                self.sent = math.inf  # set by _send, just before the last byte goes out
                 try:
                     self._serve(urlsplit(self.path).path)
                 finally:
                     with server._lock:
-                        server.in_flight[self.client_address[0]] -= 1
+                        server.spans.append((arrived, self.sent))
 
             def _serve(self, path: str) -> None:
                 route = server.routes.get(path)
@@ -140,14 +157,19 @@ class SiteServer:
                     self.send_header("Content-Length", str(len(body)))
                 for k, v in headers:
                     self.send_header(k, v)
+                if not body:
+                    self.sent = time.monotonic()
                 self.end_headers()
                 if drip:
                     for i in range(len(body)):
                         if i:  # none after the last byte: the response is over once it is sent
                             time.sleep(drip)
+                        if i == len(body) - 1:
+                            self.sent = time.monotonic()
                         self.wfile.write(body[i : i + 1])
                         self.wfile.flush()
                 elif body:
+                    self.sent = time.monotonic()
                     self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:
