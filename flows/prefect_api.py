@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import importlib
 import importlib.metadata
+import logging
 import os
 import socket
 import subprocess
@@ -35,7 +36,7 @@ from typing import IO
 import httpx
 
 from extractors.errors import OrchestratorError
-from flows import lifeline
+from flows import lifeline, liveness
 
 __all__ = [
     "DEFAULT_STARTUP_TIMEOUT",
@@ -286,8 +287,8 @@ def without_heartbeats() -> Iterator[None]:
 
     A heartbeat is sent when a run starts and then every 180 s, and at its end the run
     waits for the heartbeat thread, which sleeps in 1 s steps: about 1 s of every run,
-    most of what a run costs when nothing changed. They serve automations that mark
-    runs as crashed when heartbeats stop; a worker reports its own crashed runs.
+    most of what a run costs when nothing changed. feedwatch's flows send heartbeats
+    of their own instead, which cost nothing at the end (flows.liveness).
     """
     from prefect.settings import (
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
@@ -327,6 +328,7 @@ def prefect_api(
                 server.stop()
                 server = None
             check_reachable(configured)
+            _look_after_runs(configured)
             with without_heartbeats():
                 yield configured
             return
@@ -341,6 +343,7 @@ def prefect_api(
             importlib.import_module(module)
         server.wait_ready(startup_timeout())
         with _global_api_url(server.api_url), without_heartbeats():
+            _look_after_runs(liveness.TEMPORARY)
             try:
                 yield server.api_url
             finally:
@@ -348,6 +351,22 @@ def prefect_api(
     finally:
         if server is not None:
             server.stop()
+
+
+def _look_after_runs(server: str) -> None:
+    """Runs that killed processes left Running, marked Crashed; on a long-lived server,
+    the automation that does it within minutes (flows.liveness)."""
+    liveness.use_server(server)
+    liveness.crash_dead_runs()
+    if server != liveness.TEMPORARY:
+        try:
+            liveness.ensure_automation()
+        except Exception as e:  # e.g. a server that refuses automations: runs go on
+            logging.getLogger("feedwatch").warning(
+                "could not make the automation %r that marks killed runs crashed: %s",
+                liveness.AUTOMATION,
+                e,
+            )
 
 
 @contextmanager

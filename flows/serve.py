@@ -71,6 +71,10 @@ def serve(path: str | Path = "prefect.yaml", limit: int = 2) -> None:
     from prefect import serve as prefect_serve
     from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 
+    from flows.liveness import ensure_automation
+
+    ensure_automation()  # served runs that are killed are shown Crashed (flows.liveness)
+
     deployments = []
     for spec in read_deployments(path):
         schedule: Any = None

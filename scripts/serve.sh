@@ -54,6 +54,8 @@ done
 "$BIN/prefect" work-pool inspect feedwatch >/dev/null 2>&1 \
     || "$BIN/prefect" work-pool create feedwatch --type process
 "$BIN/prefect" --no-prompt deploy --all
+# The automation that marks a run Crashed when its heartbeats stop (a killed process).
+"$BIN/python" -c 'from flows.liveness import ensure_automation; ensure_automation()'
 setsid "$BIN/prefect" worker start --pool feedwatch &
 pids+=($!)
 echo

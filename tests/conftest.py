@@ -6,6 +6,7 @@ served over real HTTP on 127.0.0.1, plus a few broken routes.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing.process
 import os
 import subprocess
@@ -28,6 +29,7 @@ os.environ["FEEDWATCH_ALLOW_PRIVATE_NETWORKS"] = "1"
 from extractors.decide import feed_updates, register_feed
 from extractors.models import ArticleRecord, EntryData, FeedPoll, FeedSpec, PollBatch
 from flows.demo import ATOM_PATH, RSS_PATH, Route, SiteServer, demo_server
+from flows.demo.site import render_site
 from warehouse.staging import StagedBatch, stage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +72,20 @@ BROKEN_ROUTES = {
 @pytest.fixture(scope="session")
 def site() -> Iterator[SiteServer]:
     with demo_server(BROKEN_ROUTES) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def slow_site() -> Iterator[SiteServer]:
+    """The demo site with article pages that take seconds each: a poll that lasts."""
+
+    def routes(base: str) -> dict[str, Route]:
+        return {
+            path: dataclasses.replace(r, drip=0.004) if path.startswith("/news/") else r
+            for path, r in render_site(base, None).items()
+        }
+
+    with SiteServer(routes) as server:
         yield server
 
 

@@ -22,6 +22,8 @@ import httpx
 import pytest
 from _postgres import create_database, postgres_bin, postgres_or_skip, url_of
 
+from conftest import write_feeds
+from flows.demo import RSS_PATH, SiteServer, demo_server
 from flows.demo.prefect_server import prefect_server as demo_prefect_server
 
 pytestmark = pytest.mark.slow
@@ -288,3 +290,54 @@ def test_the_prefect_server_on_postgresql_runs_a_deployed_poll(
             assert con.execute("SELECT count(*) FROM articles").fetchall()[0][0] == 20
         finally:
             con.close()
+
+
+def test_a_killed_run_shows_crashed_and_a_finished_one_completed(
+    prefect_server: dict[str, str], slow_site: SiteServer, tmp_path: Path, topics_file: Path
+) -> None:
+    """The automation every run makes on a long-lived server marks a run Crashed once its
+    heartbeats stop. Heartbeats every 2 s here: the automation's window is then Prefect's
+    least, 10 s (three heartbeats of 30 s, 90 s, by default)."""
+    env = {**prefect_server, "FEEDWATCH_HEARTBEAT": "2s"}
+    api = env["PREFECT_API_URL"]
+
+    def runs() -> dict[str, dict[str, Any]]:
+        found = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
+        return {r["id"]: r for r in found}
+
+    before = set(runs())
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"demo": slow_site.url(RSS_PATH)})
+    requested = len(slow_site.requests)
+    args = ["run", "--all", "--topics", str(topics_file), "--extract-workers", "1"]
+    killed = subprocess.Popen(
+        [str(BIN / "feedwatch"), *args, "--feeds", str(feeds), "--db", str(tmp_path / "k.db")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not any(p.startswith("/news/") for p, _, _ in slow_site.requests[requested:]):
+        assert time.monotonic() < deadline and killed.poll() is None
+        time.sleep(0.05)
+    killed.kill()
+    killed.wait()
+    (run_id,) = set(runs()) - before
+    assert runs()[run_id]["state"]["type"] == "RUNNING"
+
+    deadline = time.monotonic() + 90
+    while (state := runs()[run_id]["state"])["type"] != "CRASHED":
+        assert time.monotonic() < deadline, state
+        time.sleep(1)
+    assert "no heartbeat" in state["message"]
+    automations = httpx.post(f"{api}/automations/filter", json={}, timeout=10).json()
+    assert [a["name"] for a in automations].count("feedwatch: crashed runs") == 1
+
+    # A run that ends is left Completed, past the window of its last heartbeat.
+    with demo_server() as quick:
+        feeds = write_feeds(tmp_path / "quick.yaml", {"demo": quick.url(RSS_PATH)})
+        done = _feedwatch(env, *args, "--feeds", str(feeds), "--db", str(tmp_path / "d.db"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    (finished,) = set(runs()) - before - {run_id}
+    time.sleep(10 + 10)  # the window, and the triggers service's 5 s rounds, twice
+    assert runs()[finished]["state"]["type"] == "COMPLETED"
+    assert runs()[run_id]["state"]["type"] == "CRASHED"
