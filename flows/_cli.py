@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
+import typer.main
 from rich.console import Console
 from typer.core import TyperCommand
 
@@ -40,6 +41,12 @@ DEMO_DB = Path("data/demo.duckdb")
 class Command(TyperCommand):
     """Every feedwatch command's help: usage names arguments plainly (SQL, not {SQL}),
     argument rows show no Python type, and command lists show whole sentences."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # --data-path belongs with --db: every command that takes one takes the other.
+        if any("--db" in getattr(p, "opts", ()) for p in self.params):
+            self.params.append(data_path_option())
 
     # typer's own click is not public; these are its Context and HelpFormatter.
     def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
@@ -128,6 +135,42 @@ def open_input(path: Path) -> IO[str]:
         return path.open(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror or e}", path=str(path)) from e
+
+
+DATA_PATH_HELP = (
+    "Where a DuckLake warehouse (--db ducklake:...) keeps its Parquet files;"
+    " else FEEDWATCH_DATA_PATH."
+)
+
+
+def use_data_path_option(value: str | None) -> None:
+    if value:
+        from flows.settings import use_data_path  # settings load lazily: --help stays quick
+
+        use_data_path(value)
+
+
+def data_path_option() -> Any:
+    """--data-path, for a command that has --db (also accepted before the command): the
+    option as typer makes it, taken from a command made for the purpose."""
+    probe = typer.Typer()
+
+    @probe.command()
+    def command(
+        data_path: Annotated[
+            str | None,
+            typer.Option(
+                "--data-path",
+                metavar="DIR",
+                help=DATA_PATH_HELP,
+                callback=use_data_path_option,
+                expose_value=False,
+            ),
+        ] = None,
+    ) -> None:
+        pass
+
+    return typer.main.get_command(probe).params[0]
 
 
 FeedsOpt = Annotated[Path, typer.Option("--feeds", metavar="FILE", help="Feeds file (YAML).")]

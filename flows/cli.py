@@ -18,6 +18,7 @@ from rich.table import Table
 
 from extractors.errors import FeedwatchError
 from flows._cli import (
+    DATA_PATH_HELP,
     DEFAULT_DB,
     DEMO_DB,
     Command,
@@ -32,6 +33,7 @@ from flows._cli import (
     exit_codes,
     notice,
     out,
+    use_data_path_option,
 )
 from flows.cli_alerts import alerts_app
 from flows.cli_feeds import feeds_app
@@ -77,18 +79,12 @@ def main_options(
     data_path: Annotated[
         str | None,
         typer.Option(
-            "--data-path",
-            metavar="DIR",
-            help="Where a DuckLake warehouse (--db ducklake:...) keeps its Parquet files;"
-            " else FEEDWATCH_DATA_PATH.",
+            "--data-path", metavar="DIR", help=DATA_PATH_HELP + " (Or after the command.)"
         ),
     ] = None,
 ) -> None:
     """Watch news feeds for the topics you care about; query the hits with SQL."""
-    if data_path:
-        from flows.settings import use_data_path  # settings load lazily: --help stays quick
-
-        use_data_path(data_path)
+    use_data_path_option(data_path)
 
 
 @app.command(cls=Command)

@@ -338,6 +338,22 @@ def test_every_commands_help_is_whole_and_plain(command: tuple[str, ...]) -> Non
     assert "{" not in usage, usage
     if "--topics" in text:
         assert "default: ./topics.yaml" in text
+    # --data-path belongs with --db: wherever one is accepted, so is the other.
+    assert ("--db FILE" in text) == ("--data-path DIR" in text), text
+
+
+def test_data_path_after_the_command_is_taken_as_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDWATCH_DATA_PATH", "")  # and put back as it was after the test
+    db = str(tmp_path / "none.duckdb")
+    for args in (
+        ["--data-path", str(tmp_path / "a"), "feeds", "status", "--db", db],
+        ["feeds", "status", "--db", db, "--data-path", str(tmp_path / "b")],
+    ):
+        result = runner.invoke(app, args)
+        assert "No such option" not in result.output
+        assert os.environ["FEEDWATCH_DATA_PATH"] == args[args.index("--data-path") + 1]
 
 
 def test_the_command_lists_give_whole_sentences() -> None:

@@ -100,7 +100,8 @@ def test_sql_on_the_lake_reads_the_lake_and_nothing_else(
 def test_the_cli_reads_a_lake_given_its_data_path(
     lake: str, demo_feeds: Path, topics_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`feedwatch --data-path DIR sql --db ducklake:…`, with no FEEDWATCH_DATA_PATH."""
+    """`feedwatch --data-path DIR sql --db ducklake:…` (or --data-path after the command),
+    with no FEEDWATCH_DATA_PATH."""
     import os
     import subprocess
     import sys
@@ -112,11 +113,13 @@ def test_the_cli_reads_a_lake_given_its_data_path(
     assert stories > 0
     monkeypatch.delenv("FEEDWATCH_DATA_PATH")
     exe = str(Path(sys.executable).parent / "feedwatch")
-    done = subprocess.run(
-        [exe, "--data-path", data, "sql", "--db", lake, "--format", "csv", sql],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["stories", str(stories)]
+    # --data-path before the command, or beside --db
+    for args in (
+        ["--data-path", data, "sql", "--db", lake],
+        ["sql", "--db", lake, "--data-path", data],
+    ):
+        done = subprocess.run(
+            [exe, *args, "--format", "csv", sql], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["stories", str(stories)]
