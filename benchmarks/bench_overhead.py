@@ -14,6 +14,11 @@ and once, `feedwatch run --all` on a brand-new PREFECT_HOME (Prefect migrates it
 database). Wall time, and CPU of the command with every process it waited for
 (the temporary server included; the long-lived server's CPU is read apart).
 The work itself is the poll's own time, as the run prints it.
+
+What a run pays so that a killed one is shown Crashed (flows.liveness), against the
+same long-lived server, in this process: an empty flow run with and without its
+signs of life (record and heartbeats), alternated; and the look at earlier runs
+each command makes before its flow (dead records, the automation), on its own.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -118,6 +124,7 @@ def main() -> None:
             long = [
                 timed(served, "run", "--all", *common, server_pid=pid) for _ in range(args.repeat)
             ]
+            liveness = _liveness_cost(env["PREFECT_API_URL"], tmpdir / "bench-home", args.repeat)
 
     print(
         f"feeds status (baseline)        {median(status, 'wall'):6.2f} s wall {median(status, 'cpu'):6.2f} s CPU"
@@ -142,6 +149,45 @@ def main() -> None:
         f"run --all, new PREFECT_HOME    {first['wall']:6.2f} s wall {first['cpu']:6.2f} s CPU;"
         f" the poll {first['work']:.2f} s"
     )
+    bare, alive, look = liveness
+    print(
+        f"an empty flow run              {bare * 1000:6.1f} ms wall; with its signs of life"
+        f" {alive * 1000:.1f} ms ({alive / bare:.2f}×, {(alive - bare) * 1000:+.1f} ms a run)"
+    )
+    print(f"the look at earlier runs       {look * 1000:6.1f} ms wall, once a command")
+
+
+def _liveness_cost(api: str, home: Path, repeat: int) -> tuple[float, float, float]:
+    """Median seconds: an empty flow run without and with flows.liveness.signs_of_life,
+    alternated; the look at earlier runs (prefect_api._look_after_runs) on its own."""
+    os.environ |= {"PREFECT_API_URL": api, "PREFECT_HOME": str(home)}
+    from prefect import flow
+
+    from flows import liveness
+    from flows.prefect_api import _look_after_runs, without_heartbeats
+
+    @flow
+    def bare() -> None:
+        pass
+
+    @flow
+    @liveness.signs_of_life()
+    def alive() -> None:
+        pass
+
+    def seconds(fn: Callable[[], object]) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    times: dict[str, list[float]] = {"bare": [], "alive": [], "look": []}
+    with without_heartbeats():  # Prefect's own, as feedwatch runs its flows
+        bare(), alive()  # the flows registered, the clients warm
+        for _ in range(max(repeat, 10)):
+            times["bare"].append(seconds(bare))
+            times["alive"].append(seconds(alive))
+            times["look"].append(seconds(lambda: _look_after_runs(api)))
+    return tuple(statistics.median(times[k]) for k in ("bare", "alive", "look"))  # type: ignore[return-value]
 
 
 if __name__ == "__main__":
