@@ -8,6 +8,8 @@ a flow to run: `feedwatch run` with nothing due answers in well under a second.
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -448,7 +450,22 @@ def serve(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as e:
+        if e.code == 130:  # typer's exit for a Ctrl-C that reached the top: stop now
+            _exit_now(130)
+        raise
+
+
+def _exit_now(code: int) -> None:
+    """End at once, without waiting for threads still at work (a page fetch can hold
+    the exit for minutes). What a run wrote is safe as after a SIGKILL (one transaction
+    a load, or the spool); its processes end with it (flows.lifeline), and Prefect has
+    marked its run Crashed, or the next run will (flows.liveness)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ they start without importing Prefect, which they do not use.
 
 from __future__ import annotations
 
+import signal
 from multiprocessing.connection import Connection
 
 from extractors.articles import extract_article
@@ -28,6 +29,9 @@ def start_worker(topics: TopicSet | None, parent: Connection | None = None) -> N
     lifeline of the process that started the pool, which the worker ends with."""
     global _topics, _parent
     _topics = topics
+    # A Ctrl-C in the terminal reaches the workers too: the process that started them
+    # decides (the watch finishes its poll), and the lifeline ends them if it ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if parent is not None:
         _parent = parent  # kept: the Connection closes its descriptor when collected
         lifeline.hold(parent.fileno())

@@ -179,6 +179,41 @@ def test_a_killed_watch_leaves_no_process(
     assert left_after_kill(watch, home) == []
 
 
+@pytest.mark.parametrize("command", [["run", "--all"], ["watch"]], ids=["run", "watch"])
+def test_a_second_ctrl_c_stops_at_once_and_leaves_nothing(
+    slow_site: SiteServer, home: Path, tmp_path: Path, topics_file: Path, command: list[str]
+) -> None:
+    """Ctrl-C twice (as a terminal sends it, to the whole process group) in the middle
+    of a poll whose pages take minutes: the command ends with 130, not when the pages
+    it was fetching are in, and leaves no process behind."""
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"demo": slow_site.url(RSS_PATH)})
+    requested = len(slow_site.requests)
+    options = ["--feeds", str(feeds), "--topics", str(topics_file), "--extract-workers", "2"]
+    proc = subprocess.Popen(
+        [str(BIN / "feedwatch"), *command, *options, "--db", str(tmp_path / "w.duckdb")],
+        env=env_for(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's job
+    )
+    wait_for(
+        "the poll's pages",
+        lambda: (
+            len(processes_of(home)) >= 4
+            and any(p.startswith("/news/") for p, _, _ in slow_site.requests[requested:])
+        ),
+    )
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    # The pages being fetched take well over a minute each (0.004 s a byte).
+    out, _ = proc.communicate(timeout=45)
+    assert proc.returncode == 130, out
+    assert "can't register atexit" not in out  # nothing ran on after the exit began
+    wait_for("its processes to end", lambda: processes_of(home) == [], timeout=GONE_WITHIN)
+
+
 def test_runs_started_together_on_a_new_prefect_home_all_complete(
     tmp_path: Path, topics_file: Path
 ) -> None:
