@@ -80,8 +80,9 @@ def heartbeat_seconds() -> float:
         return HEARTBEAT
 
 
-def use_server(key: str) -> None:
-    """Which server this process's runs report to: TEMPORARY, or the API URL."""
+def use_server(key: str | None) -> None:
+    """Which server this process's runs report to: TEMPORARY, or the API URL (None:
+    the one Prefect's settings name)."""
     global _server
     _server = key
 
@@ -116,7 +117,16 @@ def signs_of_life() -> Iterator[None]:
         yield
         return
     run = context.flow_run
-    record = _Record.create(str(run.id))
+    try:
+        record: _Record | None = _Record.create(str(run.id))
+    except OSError as e:  # e.g. a read-only PREFECT_HOME: the run goes on without one
+        logger.warning(
+            "no record of this run in %s (%s): if it is killed,"
+            " only a long-lived server's automation can tell",
+            _records(),
+            e,
+        )
+        record = None
     interval = heartbeat_seconds()
     beat = _Heartbeat(str(run.id), run.name, interval) if interval > 0 else None
     ok = False
@@ -126,7 +136,8 @@ def signs_of_life() -> Iterator[None]:
     finally:
         if beat is not None:
             beat.stop()
-        record.close(remove=ok)
+        if record is not None:
+            record.close(remove=ok)
 
 
 class _Heartbeat:
@@ -181,18 +192,23 @@ class _Record:
         # folder never sees this record unlocked while its process lives.
         partial = folder / f".{run_id}.{os.getpid()}"
         f = partial.open("w", encoding="utf-8")
-        fcntl.flock(f, fcntl.LOCK_EX)
-        json.dump(
-            {
-                "flow_run_id": run_id,
-                "server": _server_key(),
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-            },
-            f,
-        )
-        f.flush()
-        os.replace(partial, path)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            json.dump(
+                {
+                    "flow_run_id": run_id,
+                    "server": _server_key(),
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                },
+                f,
+            )
+            f.flush()
+            os.replace(partial, path)
+        except BaseException:
+            f.close()
+            partial.unlink(missing_ok=True)
+            raise
         return cls(path, f)
 
     def close(self, *, remove: bool) -> None:
