@@ -171,7 +171,7 @@ def _liveness_cost(api: str, home: Path, repeat: int) -> tuple[float, float, flo
         pass
 
     @flow
-    @liveness.signs_of_life()
+    @liveness.with_signs_of_life
     def alive() -> None:
         pass
 

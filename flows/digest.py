@@ -19,7 +19,7 @@ from prefect.artifacts import (
 )
 
 from extractors.errors import redact_url
-from flows.liveness import signs_of_life
+from flows.liveness import with_signs_of_life
 from flows.logs import run_logger
 from flows.report import Digest, build_digest, write_digest
 from flows.settings import use_data_path
@@ -33,7 +33,7 @@ def _run_name() -> str:
 
 
 @flow(name="digest", flow_run_name=_run_name)
-@signs_of_life()
+@with_signs_of_life
 def digest(
     db: str = "data/feedwatch.duckdb",
     since_hours: float = 24.0,

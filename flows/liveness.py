@@ -27,16 +27,17 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fcntl
+import functools
 import json
 import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from flows.units import parse_duration
@@ -50,9 +51,12 @@ __all__ = [
     "heartbeat_seconds",
     "signs_of_life",
     "use_server",
+    "with_signs_of_life",
 ]
 
 logger = logging.getLogger("feedwatch")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 HEARTBEAT = 30.0  # seconds between two heartbeats of a run
 HEARTBEAT_EVENT = "feedwatch.flow-run.heartbeat"
@@ -102,6 +106,19 @@ def _records() -> Path:
 
 
 # A flow run's side -----------------------------------------------------------------
+
+
+def with_signs_of_life(fn: Callable[P, R]) -> Callable[P, R]:
+    """A flow's body, run inside signs_of_life(). (A plain function, not the context
+    manager used as a decorator: that one holds a generator, and Prefect pickles the
+    flow, this function included, for the tasks it sends to Dask.)"""
+
+    @functools.wraps(fn)
+    def body(*args: P.args, **kwargs: P.kwargs) -> R:
+        with signs_of_life():
+            return fn(*args, **kwargs)
+
+    return body
 
 
 @contextlib.contextmanager

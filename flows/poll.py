@@ -41,7 +41,7 @@ from extractors.topics import TopicSet
 from flows.alerts import emit_hit_events
 from flows.extract import Extracted, PageExtractor, extract_on_dask
 from flows.fetch import TASK_WORKERS, fetch_feeds, fetch_pages, unwalked
-from flows.liveness import signs_of_life
+from flows.liveness import with_signs_of_life
 from flows.logs import run_logger
 from flows.progress import progress
 from flows.settings import load_feeds_config, load_topics, use_data_path
@@ -222,7 +222,7 @@ _TASK_RUNNER: TaskRunner[Any] = ThreadPoolTaskRunner(max_workers=TASK_WORKERS)
 
 
 @flow(name="poll-feeds", flow_run_name=_run_name, task_runner=_TASK_RUNNER)
-@signs_of_life()
+@with_signs_of_life
 def poll_feeds(
     feeds_path: str = "feeds.yaml",
     topics_path: str = "topics.yaml",

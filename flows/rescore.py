@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from extractors.decide import topics_to_rescore
 from extractors.topics import TopicSet
-from flows.liveness import signs_of_life
+from flows.liveness import with_signs_of_life
 from flows.logs import run_logger
 from flows.progress import progress
 from flows.settings import load_topics, use_data_path
@@ -76,7 +76,7 @@ def _run_name() -> str:
 
 
 @flow(name="rescore-topics", flow_run_name=_run_name)
-@signs_of_life()
+@with_signs_of_life
 def rescore_topics(
     topics_path: str = "topics.yaml",
     db: str = "data/feedwatch.duckdb",

@@ -46,7 +46,7 @@ def test_a_run_keeps_its_record_locked_while_it_runs_and_removes_it_at_its_end(
     seen: dict[str, Any] = {}
 
     @flow
-    @liveness.signs_of_life()
+    @liveness.with_signs_of_life
     def body() -> None:
         from prefect.runtime import flow_run
 
@@ -69,7 +69,7 @@ def test_a_run_that_fails_leaves_its_record_and_the_next_look_settles_it(home: P
     from prefect import flow
 
     @flow
-    @liveness.signs_of_life()
+    @liveness.with_signs_of_life
     def failing() -> None:
         raise ValueError("broken")
 
@@ -89,7 +89,7 @@ def test_a_home_where_no_record_can_be_written_does_not_stop_the_run(
     (home / "feedwatch-runs").write_text("a file where the folder would be")
 
     @flow
-    @liveness.signs_of_life()
+    @liveness.with_signs_of_life
     def body() -> int:
         return 7
 
