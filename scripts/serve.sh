@@ -22,9 +22,14 @@ except ValueError as e:
     echo "Prefect server database: PostgreSQL at ${FEEDWATCH_PREFECT_DB##*@}"
 fi
 
+# Each child reads a lifeline on its standard input (flows/lifeline.py): a pipe that
+# stays open while this script lives, so the server and the worker end with it
+# however it ends (a closed terminal, SIGKILL), not only on Ctrl-C.
+lifeline() { while kill -0 $$ 2>/dev/null; do sleep 1; done; }
+
 pids=()
 stop() {
-    trap - EXIT INT TERM
+    trap - EXIT INT TERM HUP
     # The worker first (it tells the server it is leaving), then the server; each
     # gets 10 s to stop cleanly before it is killed.
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
@@ -38,10 +43,10 @@ stop() {
     done
     echo "stopped the Prefect worker and server"
 }
-trap stop EXIT INT TERM
+trap stop EXIT INT TERM HUP
 
 # Each in its own process group, so that stopping it stops its children too.
-setsid "$BIN/prefect" server start --host 127.0.0.1 --port "$PORT" &
+setsid "$BIN/python" -m flows.lifeline prefect server start --host 127.0.0.1 --port "$PORT" < <(lifeline) &
 pids+=($!)
 echo "waiting for the Prefect server on port $PORT …"
 for _ in $(seq 1 120); do
@@ -56,7 +61,7 @@ done
 "$BIN/prefect" --no-prompt deploy --all
 # The automation that marks a run Crashed when its heartbeats stop (a killed process).
 "$BIN/python" -c 'from flows.liveness import ensure_automation; ensure_automation()'
-setsid "$BIN/prefect" worker start --pool feedwatch &
+setsid "$BIN/python" -m flows.lifeline prefect worker start --pool feedwatch < <(lifeline) &
 pids+=($!)
 echo
 echo "Prefect UI: http://127.0.0.1:$PORT  (deployments poll-feeds, rescore-topics, digest)"
