@@ -218,27 +218,30 @@ def test_runs_started_together_on_a_new_prefect_home_all_complete(
     tmp_path: Path, topics_file: Path
 ) -> None:
     """Cron on a new machine, or several pollers: 3 runs at once, 5 times over, each time
-    on a new PREFECT_HOME whose database Prefect has yet to set up."""
+    on a new PREFECT_HOME whose database Prefect has yet to set up. Two trials at a time
+    (on homes of their own): a trial's first start leaves a core idle while it sets
+    the database up."""
     with demo_server() as site:
         feeds = write_feeds(tmp_path / "feeds.yaml", {"demo": site.url(RSS_PATH)})
-        for trial in range(5):
-            home = tmp_path / f"home-{trial}"
-            run_args = ["run", "--feeds", str(feeds), "--topics", str(topics_file)]
-            runs = [
-                subprocess.Popen(
+        run_args = ["run", "--feeds", str(feeds), "--topics", str(topics_file)]
+        for trials in ((0, 1), (2, 3), (4,)):
+            runs = {
+                (trial, i): subprocess.Popen(
                     [str(BIN / "feedwatch"), *run_args, "--db", str(tmp_path / f"w{trial}-{i}.db")],
-                    env=env_for(home),
+                    env=env_for(tmp_path / f"home-{trial}"),
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
                 )
+                for trial in trials
                 for i in range(3)
-            ]
-            for i, run in enumerate(runs):
+            }
+            for (trial, i), run in runs.items():
                 out, err = run.communicate(timeout=600)
                 assert run.returncode == 0, f"trial {trial}, run {i}:\n{out}{err}"
                 assert "Polled 1 feed" in out
-            assert processes_of(home) == []
+            for trial in trials:
+                assert processes_of(tmp_path / f"home-{trial}") == []
 
 
 # The lifeline on its own, without Prefect.
