@@ -98,11 +98,11 @@ class TemporaryServer:
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         home.mkdir(parents=True, exist_ok=True)
         self.log_path = home / "feedwatch-temporary-server.log"
-        self.first_start = (
-            not (home / "prefect.db").exists()
-            and "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in os.environ
-            and "PREFECT_API_DATABASE_CONNECTION_URL" not in os.environ
+        # The server's database when the operator named one; else SQLite in PREFECT_HOME.
+        self._database = os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") or os.environ.get(
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL", ""
         )
+        self.first_start = not self._database and not (home / "prefect.db").exists()
         self._log: IO[bytes] | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self._setup: IO[bytes] | None = None  # the setup lock, held until the server answers
@@ -117,17 +117,15 @@ class TemporaryServer:
 
     def _marker(self) -> Path:
         """Written once a server of this Prefect version answered on this home's database."""
-        database = os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") or os.environ.get(
-            "PREFECT_SERVER_DATABASE_CONNECTION_URL", ""
-        )
-        key = f"{_prefect_version()} {database}".encode()
+        key = f"{_prefect_version()} {self._database}".encode()
         return self.home / f"feedwatch-server-ready-{zlib.crc32(key):08x}"
 
     def _set_up(self) -> bool:
-        sqlite = "PREFECT_API_DATABASE_CONNECTION_URL" not in os.environ and (
-            "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in os.environ
+        """Whether the database is ready: a server answered on it (and, for SQLite,
+        the file is still there)."""
+        return self._marker().exists() and bool(
+            self._database or (self.home / "prefect.db").exists()
         )
-        return self._marker().exists() and (not sqlite or (self.home / "prefect.db").exists())
 
     def _start(self) -> None:
         self._log = self.log_path.open("wb")
