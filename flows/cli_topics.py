@@ -215,6 +215,99 @@ def topics_tune(
     out.print(f"{topic}: {labelled} labelled cases; topics.yaml is unchanged.")
 
 
+@topics_app.command("learn", cls=Command)
+def topics_learn(
+    topic: Annotated[str, typer.Option("--topic", metavar="NAME", help="The topic to learn.")],
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out", metavar="FILE", help="Where to write the improved topics file ('-': stdout)."
+        ),
+    ],
+    cases: CasesArg = None,
+    topics: TopicsOpt = None,
+    from_warehouse: FromWarehouseOpt = False,
+    db: DbOpt = DEFAULT_DB,
+    folds: Annotated[
+        int,
+        typer.Option(
+            "--folds", metavar="K", min=2, help="Folds of the cross-validation of the figures."
+        ),
+    ] = 5,
+) -> None:
+    """Improve a topic from labelled cases: vocabulary, languages, thresholds.
+
+    Writes the whole topics file, edited: the learned terms in a list of their own,
+    each with a comment saying what it decides on the cases; the topic's alias
+    lists given every language the cases are in (CLDR's country names); terms that
+    only made false hits dropped; min_score and the headline's weight fitted. Prints
+    precision and recall before and after, per language, estimated by
+    cross-validation: learned on part of the cases, judged on the rest. Review the
+    difference, copy it over topics.yaml, then 'feedwatch rescore'.
+    """
+    from extractors.topics.learn import cross_validate, learn
+    from flows.settings import check_topic, load_topics
+    from flows.topics_file import read_spec, write_learned
+
+    with exit_codes():
+        path = topics or default_topics()
+        compiled = load_topics(path)
+        check_topic(topic, [ct.topic.name for ct in compiled])
+        rows = [r for r in _labelled(cases, from_warehouse, db) if topic in r["labels"]]
+        if not any(r["labels"][topic] for r in rows):
+            raise ConfigError(f"no case is labelled as about {topic!r}: nothing to learn from")
+        for r in rows:
+            r.setdefault("lang", None)
+            if not r["lang"]:
+                from extractors.articles import detect_language
+
+                r["lang"] = detect_language(f"{r['title']}\n{r['text']}") or "-"
+        text, spec = read_spec(Path(path), topic)
+        learned = learn(spec, rows)
+        positives = sum(1 for r in rows if r["labels"][topic])
+        written = write_learned(text, learned, len(rows), positives)
+        before, after = cross_validate(spec, rows, k=min(folds, positives))
+        if str(out_path) == "-":
+            sys.stdout.write(written)
+        else:
+            out_path.write_text(written, encoding="utf-8")
+        load_topics(out_path if str(out_path) != "-" else path)  # it reads back
+    table = Table(
+        title=f"{topic}: {len(rows)} cases, {positives} positive;"
+        f" after: {min(folds, positives)}-fold cross-validation",
+        title_justify="left",
+    )
+    for col in ("lang", "cases", "P before", "R before", "P after", "R after"):
+        table.add_column(col, justify="left" if col == "lang" else "right")
+    for b, a in zip(before, after, strict=True):
+        table.add_row(
+            b.group,
+            str(b.cases),
+            f"{b.precision:.2f}",
+            f"{b.recall:.2f}",
+            f"{a.precision:.2f}",
+            f"{a.recall:.2f}",
+            style="bold" if b.group == "all" else None,
+        )
+    err.print(table)
+    for c in learned.added:
+        err.print(
+            f"  + {c.term}: {c.gained} more found, {c.false_hits} more false hits", markup=False
+        )
+    for c in learned.dropped:
+        err.print(f"  - {c.term}: made {c.false_hits} false hits, found nothing", markup=False)
+    for alias, code in learned.countries.items():
+        err.print(f"  @{alias} + @country:{code}", markup=False)
+    for note in learned.notes:
+        err.print(f"  {note}", markup=False)
+    spec_after = learned.after
+    err.print(
+        f"  min_score {spec_after.min_score:g}, headline_weight {spec_after.headline_weight:g}"
+        + ("" if str(out_path) == "-" else f"; written to {out_path}"),
+        markup=False,
+    )
+
+
 @topics_app.command("explain", cls=Command)
 def topics_explain(
     topic: Annotated[str, typer.Option("--topic", metavar="NAME", help="The topic.")],

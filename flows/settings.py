@@ -23,6 +23,7 @@ from extractors.http import HttpSettings
 from extractors.models import FeedSpec, Topic
 from extractors.topics import CompiledTopic, TopicSet, compile_topic
 from extractors.topics.scoring import SCORING_RULES
+from extractors.topics.shared import resolve_aliases
 from flows.units import parse_duration, parse_size
 
 __all__ = [
@@ -284,7 +285,7 @@ def topic_version(
     Only the aliases the query uses count, so editing another topic's list
     leaves this topic's version alone.
     """
-    used = set(re.findall(r"@([\w-]+)", query))
+    used = set(re.findall(r"@([\w:-]+)", query))
     definition = {
         "query": " ".join(query.split()),
         "min_score": min_score,
@@ -388,6 +389,13 @@ def load_topics(path: str | Path) -> TopicSet:
         aliases = dict(shared)
         if "aliases" in fields:
             aliases.update(_aliases(doc, fields["aliases"][1], f"{what}: aliases"))
+        try:
+            # Lists naming other lists flattened, built-in lists the query names added:
+            # the version hashes what the query really matches.
+            aliases = resolve_aliases(aliases, query, name)
+        except TopicSyntaxError as e:
+            e.path, e.line = doc.path, qnode.start_mark.line + 1
+            raise
         topic = Topic(
             name=name,
             query=query,

@@ -146,18 +146,19 @@ class TopicStore(Session):
             )
 
     def labelled_cases(self, topic: str | None = None) -> list[dict[str, Any]]:
-        """Analysts' labels as evaluation cases: {id, title, text, labels: {topic: bool}},
+        """Analysts' labels as evaluation cases: {id, title, text, lang, labels: {topic: bool}},
         one per article (articles whose text was pruned are left out: nothing to match)."""
         rows = self.con.execute(
-            "SELECT l.article_id, a.title, a.text, map_from_entries(list((l.topic, l.label)))"
+            "SELECT l.article_id, a.title, a.text, a.language,"
+            " map_from_entries(list((l.topic, l.label)))"
             " FROM topic_labels l JOIN articles a USING (article_id)"
             " WHERE (CAST(? AS VARCHAR) IS NULL OR l.topic = ?) AND a.text_source <> 'pruned'"
             " GROUP BY ALL ORDER BY 1",
             [topic, topic],
         ).fetchall()
         return [
-            {"id": aid, "title": title or "", "text": text, "labels": dict(labels)}
-            for aid, title, text, labels in rows
+            {"id": aid, "title": title or "", "text": text, "lang": lang, "labels": dict(labels)}
+            for aid, title, text, lang, labels in rows
         ]
 
 

@@ -26,6 +26,7 @@ from typing import Literal
 
 from extractors.errors import TopicSyntaxError
 from extractors.topics.normalize import is_cjk, is_hangul, tokenize
+from extractors.topics.shared import resolve_aliases
 
 __all__ = ["And", "Field", "Near", "Node", "Not", "Or", "Term", "parse_query", "terms_of"]
 
@@ -109,7 +110,7 @@ _TOKEN = re.compile(
   | (?P<near>NEAR/(?P<n>\d+|[sS])?)
   | (?P<field>(?:title|text):)
   | (?P<boost>\^(?P<weight>\d+(?:\.\d+)?)?)
-  | (?P<alias>@[\w-]*)
+  | (?P<alias>@[\w:-]*)
   | (?P<word>[^\s()"^]+)
     """,
     re.VERBOSE,
@@ -288,8 +289,12 @@ class _Parser:
             self.take()
             name = tok.text[1:]
             if name not in self.aliases:
-                known = ", ".join(f"@{a}" for a in sorted(self.aliases)) or "none defined"
-                raise self.error(f"unknown alias @{name} (known: {known})", tok)
+                known = ", ".join(f"@{a}" for a in sorted(self.aliases) if ":" not in a)
+                raise self.error(
+                    f"unknown alias @{name} (known: {known or 'none defined'};"
+                    " built in: @country:CODE, @vocab:NAME)",
+                    tok,
+                )
             terms = [t for t in (make_term(a) for a in self.aliases[name]) if t is not None]
             if not terms:
                 raise self.error(f"alias @{name} has no terms", tok)
@@ -312,8 +317,10 @@ def _weighted(node: Node, weight: float) -> Node:
 def parse_query(
     query: str, topic: str = "<query>", aliases: Mapping[str, Sequence[str]] | None = None
 ) -> Node:
-    """Parse a query. Raises TopicSyntaxError naming the topic and the position."""
-    return _Parser(query, topic, aliases or {}).parse()
+    """Parse a query. Raises TopicSyntaxError naming the topic and the position.
+
+    `@name` is one of `aliases` or a built-in list (extractors.topics.shared)."""
+    return _Parser(query, topic, resolve_aliases(aliases or {}, query, topic)).parse()
 
 
 def terms_of(node: Node, *, positive: bool = True) -> list[Term]:
