@@ -4,6 +4,7 @@ warehouse for as short a time as it can, read-only when it only reads."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sys
@@ -277,6 +278,55 @@ def label(
     )
 
 
+def review(
+    topic: TopicOpt = None,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port", metavar="PORT", min=0, max=65535, help="Port on 127.0.0.1 (0: any)."
+        ),
+    ] = 8765,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=1, help="Hits and near-misses shown, each.")
+    ] = 50,
+    by: Annotated[
+        str | None, typer.Option("--by", metavar="NAME", help="Who judges [default: your login].")
+    ] = None,
+    db: DbOpt = DEFAULT_DB,
+    topics: TopicsOpt = None,
+) -> None:
+    """Review a topic's hits and near-misses in your browser: yes or no, one click each.
+
+    Serves a page on 127.0.0.1 listing the topic's recent hits and its near-misses
+    (the best scores under its threshold), each with its headline, the sentence that
+    matched and its outlet. Each verdict is stored at once in topic_labels, as
+    'feedwatch label' stores it; then 'feedwatch topics learn --labels-from-warehouse'
+    learns from them. Ctrl-C stops it.
+    """
+    import getpass
+
+    from flows.review import ReviewServer
+    from flows.settings import check_topic, load_topics
+    from warehouse import open_warehouse
+
+    with exit_codes():
+        names = [ct.topic.name for ct in load_topics(topics or default_topics())]
+        if topic is not None:
+            check_topic(topic, names)
+            names = [topic, *(n for n in names if n != topic)]
+        with open_warehouse(db, read_only=True):
+            pass  # a missing or unreadable warehouse is said now, not on the first click
+        try:
+            server = ReviewServer(db, names, who=by or getpass.getuser(), port=port, limit=limit)
+        except OSError as e:
+            raise ConfigError(
+                f"--port {port}: cannot listen on 127.0.0.1: {e.strerror or e}"
+            ) from e
+    out.print(f"Reviewing {', '.join(names)} at {server.url} (Ctrl-C stops)", markup=False)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
 # In the order `feedwatch --help` lists them, with their command classes.
 COMMANDS: list[tuple[Any, type[Command]]] = [
     (sql, SqlCommand),
@@ -285,4 +335,5 @@ COMMANDS: list[tuple[Any, type[Command]]] = [
     (digest, Command),
     (hits, Command),
     (label, Command),
+    (review, Command),
 ]

@@ -64,6 +64,34 @@ class Reads(Session):
         )
         return rows[0] if rows else None
 
+    def review_items(self, topic: str, limit: int = 50) -> dict[str, list[dict[str, Any]]]:
+        """What an analyst reviews for a topic (current version): its most recent hits,
+        and its near-misses, the best scores under the threshold where the query held
+        somewhere; one copy of each story, each with the analyst's verdict if any."""
+        sql = """
+            SELECT m.article_id, a.title, m.snippet, a.canonical_url AS link,
+                   coalesce(a.site_name, f.title,
+                            regexp_extract(a.canonical_url, '^https?://([^/]+)', 1)) AS outlet,
+                   coalesce(a.published_at, a.fetched_at) AS published_at,
+                   m.score, m.matched, m.verdict, l.label, l.labelled_by
+            FROM current_topic_matches m
+            JOIN articles a USING (article_id)
+            LEFT JOIN feeds f ON f.feed_id = a.feed_id
+            LEFT JOIN topic_labels l ON l.article_id = m.article_id AND l.topic = m.topic
+            WHERE m.topic = ? AND m.matched = ? AND (m.matched OR m.carrying_sentences > 0)
+            QUALIFY row_number() OVER (PARTITION BY a.cluster_id ORDER BY m.score DESC,
+                                       a.fetched_at, m.article_id) = 1
+            ORDER BY {order} LIMIT ?
+        """
+        return {
+            "hits": self._dicts(
+                sql.format(order="published_at DESC, m.score DESC"), [topic, True, limit]
+            ),
+            "near_misses": self._dicts(
+                sql.format(order="m.score DESC, published_at DESC"), [topic, False, limit]
+            ),
+        }
+
     def top_hits(self, limit: int = 10) -> list[dict[str, Any]]:
         """The strongest stories of the current topic versions (one row each)."""
         return self._dicts(

@@ -153,6 +153,41 @@ class Browser:
             raise RuntimeError(f"{expression[:60]}…: {result['exceptionDetails'].get('text')}")
         return result["result"].get("value")
 
+    def press(self, key: str) -> None:
+        """Type one key (a letter) as a person would: key down, the character, key up."""
+        for kind in ("keyDown", "char", "keyUp"):
+            params = {"type": kind, "key": key}
+            if kind == "char":
+                params["text"] = key
+            self._call("Input.dispatchKeyEvent", session=True, **params)
+
+    def click(self, selector: str) -> None:
+        """Click the middle of the first element `selector` finds, with the mouse."""
+        box = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+            " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+            " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
+        )
+        for kind in ("mousePressed", "mouseReleased"):
+            self._call(
+                "Input.dispatchMouseEvent",
+                session=True,
+                type=kind,
+                x=box[0],
+                y=box[1],
+                button="left",
+                clickCount=1,
+            )
+
+    def wait_for(self, expression: str, timeout: float = 10) -> Any:
+        """The value of `expression` once it is truthy (the page may answer late)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.evaluate(expression)
+            if value or time.monotonic() > deadline:
+                return value
+            time.sleep(0.05)
+
     def screenshot(self, path: Path, full_page: bool = True) -> Path:
         """A PNG of the page at the browser's width (its whole length with full_page)."""
         width, height = self.size

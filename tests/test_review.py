@@ -1,0 +1,166 @@
+"""`feedwatch review` in a real headless Chromium: a click or a key stores a verdict in
+topic_labels, verdicts survive a restart, each topic has its page, and an empty
+warehouse says so. The warehouse is the demo site polled through the real flow."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import read_rows, write_feeds
+from flows.cli import app
+from flows.demo import ATOM_PATH, RSS_PATH, demo_server
+from flows.demo.browser import Browser, find_chromium
+from flows.review import ReviewServer
+from warehouse import open_warehouse
+
+runner = CliRunner()
+TOPICS = ["dprk-russia", "dprk-missiles"]
+DEFAULT_TOPICS = Path(__file__).resolve().parent.parent / "flows" / "defaults" / "topics.yaml"
+
+
+@pytest.fixture(scope="module")
+def polled_db(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Path]:
+    from flows.poll import poll_feeds
+
+    tmp = tmp_path_factory.mktemp("review")
+    with demo_server(recent_to=datetime.now(UTC) - timedelta(hours=1)) as site:
+        feeds = write_feeds(
+            tmp / "feeds.yaml", {"latest": site.url(RSS_PATH), "world": site.url(ATOM_PATH)}
+        )
+        db = tmp / "w.duckdb"
+        poll_feeds(
+            feeds_path=str(feeds), topics_path=str(DEFAULT_TOPICS), db=str(db), poll_all=True
+        )
+    yield db
+
+
+def _chromium() -> str:
+    found = find_chromium()
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI installs Debian's chromium (.ci/run): it must be on PATH")
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
+    return found
+
+
+SEEN = """(() => ({
+  heading: document.querySelector('h1').textContent,
+  hits: [...document.querySelectorAll('ol.hits li.item')].map(li => [li.dataset.article, li.dataset.label]),
+  near: [...document.querySelectorAll('ol.near-misses li.item')].map(li => [li.dataset.article, li.dataset.label]),
+  snippets: document.querySelectorAll('li.item .snippet').length,
+  empty: [...document.querySelectorAll('.empty')].map(p => p.textContent),
+}))()"""
+
+
+def _labels(db: Path) -> dict[tuple[str, str], tuple[bool, str, str | None]]:
+    rows = read_rows(db, "SELECT article_id, topic, label, labelled_by, note FROM topic_labels")
+    return {(a, t): (label, by, note) for a, t, label, by, note in rows}
+
+
+def test_a_click_and_a_key_store_verdicts_that_survive_a_restart(
+    polled_db: Path, tmp_path: Path
+) -> None:
+    executable = _chromium()
+    with ReviewServer(polled_db, TOPICS, who="analyst") as server, Browser(executable) as browser:
+        browser.open(server.url)
+        seen = browser.evaluate(SEEN)
+        assert seen["heading"] == "Review: dprk-russia"
+        assert len(seen["hits"]) >= 3 and seen["snippets"] >= len(seen["hits"])
+        assert all(label == "" for _, label in seen["hits"])  # nothing judged yet
+        first, second = seen["hits"][0][0], seen["hits"][1][0]
+
+        browser.click("ol.hits li.item button.yes")  # the mouse, on the first hit
+        assert browser.wait_for(
+            f"document.querySelector('li[data-article=\"{first}\"]').dataset.label == 'yes'"
+        )
+        browser.press("n")  # the focus moved on to the second: a key says no
+        assert browser.wait_for(
+            f"document.querySelector('li[data-article=\"{second}\"]').dataset.label == 'no'"
+        )
+        browser.screenshot(tmp_path / "review.png")
+
+    stored = _labels(polled_db)
+    assert stored[(first, "dprk-russia")] == (True, "analyst", "review")
+    assert stored[(second, "dprk-russia")] == (False, "analyst", "review")
+
+    # A new server, a new browser: the page shows the verdicts from topic_labels.
+    with ReviewServer(polled_db, TOPICS, who="analyst") as server, Browser(executable) as browser:
+        browser.open(server.url)
+        seen = browser.evaluate(SEEN)
+        pressed = browser.evaluate(
+            f"document.querySelector('li[data-article=\"{first}\"] button.yes')"
+            ".getAttribute('aria-pressed')"
+        )
+    labels = dict(seen["hits"])
+    assert labels[first] == "yes" and labels[second] == "no" and pressed == "true"
+    # The verdicts are the labels `topics eval` and `topics learn` read.
+    result = runner.invoke(
+        app,
+        ["topics", "eval", "--labels-from-warehouse", "--db", str(polled_db), "--format", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert '"topic": "dprk-russia"' in result.output and '"cases": 2' in result.output
+
+
+def test_each_topic_has_its_page_and_its_own_verdicts(polled_db: Path) -> None:
+    executable = _chromium()
+    with ReviewServer(polled_db, TOPICS, who="analyst") as server, Browser(executable) as browser:
+        browser.open(server.url + "?topic=dprk-missiles")
+        seen = browser.evaluate(SEEN)
+        assert seen["heading"] == "Review: dprk-missiles"
+        items = seen["hits"] + seen["near"]
+        assert items, "the demo site has stories of North Korean missiles"
+        article = items[0][0]
+        browser.click(f"li[data-article='{article}'] button.no")
+        assert browser.wait_for(
+            f"document.querySelector('li[data-article=\"{article}\"]').dataset.label == 'no'"
+        )
+        # The other topic's page does not show this verdict as its own.
+        browser.open(server.url + "?topic=dprk-russia")
+        other = dict(browser.evaluate(SEEN)["hits"] + browser.evaluate(SEEN)["near"])
+    assert _labels(polled_db)[(article, "dprk-missiles")][0] is False
+    assert other.get(article, "") in ("", "yes", "no")
+    if (article, "dprk-russia") not in _labels(polled_db):
+        assert other.get(article, "") == ""
+
+
+def test_an_empty_warehouse_says_so(tmp_path: Path) -> None:
+    db = tmp_path / "empty.duckdb"
+    with open_warehouse(db):
+        pass
+    executable = _chromium()
+    with ReviewServer(db, TOPICS, who="analyst") as server, Browser(executable) as browser:
+        browser.open(server.url)
+        seen = browser.evaluate(SEEN)
+    assert seen["hits"] == [] and seen["near"] == []
+    assert any("No hits of dprk-russia stored yet" in p for p in seen["empty"])
+
+
+def test_bad_requests_are_refused_and_store_nothing(polled_db: Path) -> None:
+    with ReviewServer(polled_db, TOPICS, who="analyst") as server:
+        for body in (b'{"article_id": "x", "topic": "dprk-russia", "label": "yes"}', b"not json"):
+            request = urllib.request.Request(server.url + "label", data=body, method="POST")
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(request, timeout=10)
+            assert e.value.code == 400
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(server.url + "?topic=nope", timeout=10)
+        assert e.value.code == 404
+
+
+def test_the_command_names_bad_arguments_and_a_missing_warehouse(tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["review", "--db", str(tmp_path / "none.duckdb")])
+    # As every reading command: exit 1, naming the file and what to do.
+    assert missing.exit_code == 1 and "no warehouse here yet" in missing.output
+    db = tmp_path / "w.duckdb"
+    with open_warehouse(db):
+        pass
+    unknown = runner.invoke(app, ["review", "--db", str(db), "--topic", "nope"])
+    assert unknown.exit_code == 2 and "nope" in unknown.output
