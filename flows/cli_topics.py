@@ -266,7 +266,7 @@ def topics_learn(
         learned = learn(spec, rows)
         positives = sum(1 for r in rows if r["labels"][topic])
         written = write_learned(text, learned, len(rows), positives)
-        before, after = cross_validate(spec, rows, k=min(folds, positives))
+        before, after = cross_validate(spec, rows, k=max(2, min(folds, positives)))
         if str(out_path) == "-":
             sys.stdout.write(written)
         else:
@@ -274,7 +274,7 @@ def topics_learn(
         load_topics(out_path if str(out_path) != "-" else path)  # it reads back
     table = Table(
         title=f"{topic}: {len(rows)} cases, {positives} positive;"
-        f" after: {min(folds, positives)}-fold cross-validation",
+        f" after: {max(2, min(folds, positives))}-fold cross-validation",
         title_justify="left",
     )
     for col in ("lang", "cases", "P before", "R before", "P after", "R after"):

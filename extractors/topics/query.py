@@ -176,13 +176,17 @@ def make_term(text: str, weight: float = 1.0, *, quoted: bool = False) -> Term |
     quoted = quoted and re.fullmatch(r"\w+", text) is not None  # one word, letters only
     mode: Mode = "exact"
     core = text
-    if core.endswith("*"):
+    if len(core) > 2 and core.startswith("*") and core.endswith("*"):
+        mode, core = "substring", core.strip("*")  # inside a word: Korean compounds (해상훈련)
+    elif core.endswith("*"):
         mode, core = "prefix", core.rstrip("*")
     elif core.startswith("*"):
         mode, core = "suffix", core.lstrip("*")
     words = tuple(t.norm for t in tokenize(core))
     if not words:
         return None
+    if mode == "substring" and len(words) > 1:
+        mode = "exact"  # a phrase is matched word by word
     if mode == "exact" and not quoted and all(is_cjk(w) for w in words):
         mode = "substring"  # no spaces between words in Chinese and Japanese
     elif mode == "exact" and not quoted and is_hangul(words[-1]):
