@@ -171,8 +171,17 @@ def test_the_command_writes_a_readable_file_that_topics_check_reads(tmp_path: Pa
         started = time.monotonic()
         result = runner.invoke(
             app,
-            ["topics", "learn", str(cases), "--topics", str(novice), "--topic", "china-russia"]
-            + ["--out", str(out)],
+            [
+                "topics",
+                "learn",
+                str(cases),
+                "--topics",
+                str(novice),
+                "--topic",
+                "china-russia",
+                "--out",
+                str(out),
+            ],
         )
         took = time.monotonic() - started
         assert result.exit_code == 0, result.output
@@ -210,8 +219,17 @@ def test_learning_needs_positives_and_says_so(tmp_path: Path) -> None:
     topics.write_text("topics:\n  t:\n    query: 'rain AND snow'\n", encoding="utf-8")
     result = runner.invoke(
         app,
-        ["topics", "learn", str(cases), "--topics", str(topics), "--topic", "t"]
-        + ["--out", str(tmp_path / "o.yaml")],
+        [
+            "topics",
+            "learn",
+            str(cases),
+            "--topics",
+            str(topics),
+            "--topic",
+            "t",
+            "--out",
+            str(tmp_path / "o.yaml"),
+        ],
     )
     assert result.exit_code == 2 and "no case is labelled as about 't'" in result.output
     # A query of another shape than ANCHORS AND (terms) keeps its query; thresholds only.
