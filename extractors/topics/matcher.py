@@ -13,6 +13,7 @@ score, and every mention with its field, offsets and sentence.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -260,9 +261,17 @@ class _Evaluator:
             return None
         doc = self.doc
         rights = sorted(right.spans, key=lambda s: s.lo)
+        los = [s.lo for s in rights]
+        longest = max(s.hi - s.lo for s in rights)
         merged: dict[tuple[int, int], _Span] = {}
         for ls in left.spans:
-            for rs in rights:
+            # Only the right spans that can be near: those starting at most `distance`
+            # words (plus their own length) before this one (a long report holds
+            # hundreds of each; all pairs would cost their product).
+            first = (
+                0 if node.sentence else bisect.bisect_left(los, ls.lo - node.distance - longest - 1)
+            )
+            for rs in rights[first:]:
                 if node.sentence:
                     sentence = doc.sentence(ls.first)
                     together = (
