@@ -296,6 +296,10 @@ def topics_learn(
         )
     for c in learned.dropped:
         err.print(f"  - {c.term}: made {c.false_hits} false hits, found nothing", markup=False)
+    for c in learned.excluded:
+        err.print(f"  NOT {c.term}: {-c.false_hits} fewer false hits", markup=False)
+    if learned.proximity:
+        err.print(f"  the two anchors within {learned.proximity} words", markup=False)
     for alias, code in learned.countries.items():
         err.print(f"  @{alias} + @country:{code}", markup=False)
     for note in learned.notes:

@@ -67,6 +67,8 @@ def _stats(c: Candidate, positives: int) -> str:
     where = f"in {c.positives}/{positives} positives' anchor sentences, {c.negatives} negatives'"
     if c.translates:
         return f"{', '.join(c.translates)} in every language; {where}"
+    if c.false_hits < 0:
+        return f"in {c.negatives} negatives' carrying sentences, no positive's; {-c.false_hits} fewer false hits"
     if c.false_hits and not c.gained:
         return f"{where}; made {c.false_hits} false hits"
     return f"{where}; {c.gained} more found, {c.false_hits} more false hits"
@@ -101,24 +103,42 @@ def write_learned(text: str, learned: Learned, cases: int, positives: int) -> st
             "learned: the cases are in other languages; the country's names in each",
             len(seq) - 1,
         )
-    if learned.learned_alias:
+    lists = [
+        (
+            learned.learned_alias,
+            learned.added,
+            f"learned by 'feedwatch topics learn' from {cases} labelled cases ({positives}"
+            " positive): each term with what it decides on them",
+        ),
+        (
+            learned.excluded_alias,
+            learned.excluded,
+            "learned: a sentence holding one of these does not carry the topic (found where"
+            " negatives carried it, in no positive)",
+        ),
+    ]
+    for list_name, found, why in lists:
+        if not list_name:
+            continue
         own = body.get("aliases")
         if own is None:
             body.insert(len(body) - 1 if "query" in body else len(body), "aliases", CommentedMap())
             own = body["aliases"]
-        seq = CommentedSeq(after.aliases[learned.learned_alias])
-        for i, c in enumerate(learned.added):
+        seq = CommentedSeq(after.aliases[list_name])
+        for i, c in enumerate(found):
             seq.yaml_add_eol_comment(_stats(c, positives), i)
-        own[learned.learned_alias] = seq
-        own.yaml_set_comment_before_after_key(
-            learned.learned_alias,
-            before=f"learned by 'feedwatch topics learn' from {cases} labelled cases"
-            f" ({positives} positive): each term with what it decides on them",
-            indent=6,
-        )
+        own[list_name] = seq
+        own.yaml_set_comment_before_after_key(list_name, before=why, indent=6)
     body["query"] = (
         LiteralScalarString(after.query + "\n") if "\n" in str(body["query"]) else after.query
     )
+    if learned.proximity:
+        body.yaml_set_comment_before_after_key(
+            "query",
+            before=f"learned: the two anchors within {learned.proximity} words of each other"
+            " (a relation's news names them side by side)",
+            indent=4,
+        )
     if learned.dropped:
         body.yaml_set_comment_before_after_key(
             "query",
