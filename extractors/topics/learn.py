@@ -455,6 +455,31 @@ def _f1(tp: int, fp: int, fn: int) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
+def _changed(
+    spec: TopicSpec,
+    cases: Sequence[_Case],
+    current: Sequence[set[int]],
+    trial: Sequence[set[int]],
+    base: tuple[int, ...],
+) -> tuple[int, ...]:
+    """The counts under `trial`, from `base` (the counts under `current`): only the
+    cases whose sentences differ are scored again."""
+    tp, fp, fn = base
+    for case, old, new in zip(cases, current, trial, strict=True):
+        if old == new:
+            continue
+        was, now = _hit(spec, case, old), _hit(spec, case, new)
+        if was == now:
+            continue
+        step = 1 if now else -1
+        if case.label:
+            tp += step
+            fn -= step
+        else:
+            fp += step
+    return tp, fp, fn
+
+
 def _counts(spec: TopicSpec, cases: Sequence[_Case], units: Sequence[set[int]]) -> tuple[int, ...]:
     tp = fp = fn = 0
     for case, u in zip(cases, units, strict=True):
@@ -631,8 +656,8 @@ def _learn(
             if name is None or not own_words & {x.rstrip("*") for x in vocabulary()[name]}:
                 continue
             trial = [a | b for a, b in zip(current, cand_units[i], strict=True)]
-            tp0, fp0, fn0 = _counts(spec, prepared, current)
-            tp1, fp1, fn1 = _counts(spec, prepared, trial)
+            tp0, fp0, fn0 = start = _counts(spec, prepared, current)
+            tp1, fp1, fn1 = _changed(spec, prepared, current, trial, start)
             if (tp1 - tp0) - (fp1 - fp0) >= 0:
                 pos, neg = support(cand_units[i])
                 current = trial
@@ -659,15 +684,19 @@ def _learn(
         ):
             scored.append((lo, pos, t.startswith("@"), t, per_case, neg))
     scored.sort(key=lambda x: (-x[0], -x[1], not x[2], x[3]))
+    base: tuple[int, ...] | None = None
     for lo, pos, _, t, per_case, neg in scored:
         if any(c.term == t for c in result.added):
             continue
         if len(result.added) >= MAX_TERMS:
             break
         trial = [a | b for a, b in zip(current, per_case, strict=True)]
-        tp0, fp0, fn0 = _counts(spec, prepared, current)
-        tp1, fp1, fn1 = _counts(spec, prepared, trial)
+        if base is None:
+            base = _counts(spec, prepared, current)
+        tp0, fp0, fn0 = base
+        tp1, fp1, fn1 = _changed(spec, prepared, current, trial, base)
         if (tp1 - tp0) - (fp1 - fp0) >= 1 and _f1(tp1, fp1, fn1) > _f1(tp0, fp0, fn0):
+            base = None
             current = trial
             result.added.append(Candidate(_as_term(t), pos, neg, lo, tp1 - tp0, fp1 - fp0))
     spec = _fit_scoring(spec, prepared, current)
@@ -728,13 +757,17 @@ def _exclude(
         neg = sum(1 for c, u in zip(cases, per_case, strict=True) if u and not c.label)
         if pos == 0 and neg >= MIN_POSITIVES:
             ranked.append((-neg, w, per_case, neg))
+    base: tuple[int, ...] | None = None
     for _, w, per_case, neg in sorted(ranked):
         if len(result.excluded) >= MAX_TERMS:
             break
         trial = [a - b for a, b in zip(current, per_case, strict=True)]
-        tp0, fp0, fn0 = _counts(spec, cases, current)
-        tp1, fp1, fn1 = _counts(spec, cases, trial)
+        if base is None:
+            base = _counts(spec, cases, current)
+        tp0, fp0, fn0 = base
+        tp1, fp1, fn1 = _changed(spec, cases, current, trial, base)
         if (fp0 - fp1) - (tp0 - tp1) >= 1 and _f1(tp1, fp1, fn1) > _f1(tp0, fp0, fn0):
+            base = None
             current = trial
             result.excluded.append(
                 Candidate(

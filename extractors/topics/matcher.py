@@ -215,14 +215,13 @@ class _Evaluator:
                 return _Result([], inf)
             return None
         if isinstance(node, Or):
-            children = node.children
-            if len(children) > 8 and all(isinstance(c, Term) for c in children):
-                # A long list of terms (an alias list): look up only the terms found here.
-                children = tuple(
-                    c
-                    for c in children
-                    if isinstance(c, Term) and (c.words, c.mode) in self.occurrences
-                )
+            # Of its terms (an alias list may hold hundreds), only those found here.
+            occurrences = self.occurrences
+            children = [
+                c
+                for c in node.children
+                if not isinstance(c, Term) or (c.words, c.mode) in occurrences
+            ]
             results = [r for r in (self.eval(c, field) for c in children) if r is not None]
             if not results:
                 return None

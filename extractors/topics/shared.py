@@ -85,6 +85,27 @@ def _official_languages() -> dict[str, list[str]]:
     return where
 
 
+@cache
+def _names(loc: str) -> dict[str, str]:
+    """Country code → its name in lower case, in one language."""
+    return {
+        str(c): str(n).lower()
+        for c, n in _locale(loc).territories.items()
+        if len(str(c)) == 2 and str(c).isalpha()
+    }
+
+
+@cache
+def _likely_languages() -> dict[str, list[str]]:
+    """Territory → the official languages whose most likely territory it is."""
+    where: dict[str, list[str]] = {}
+    likely = get_global("likely_subtags")
+    for lang in _official_languages():
+        territory = likely.get(lang, "").rpartition("_")[2]
+        where.setdefault(territory, []).append(lang)
+    return where
+
+
 def _adjective_language(code: str) -> str | None:
     """The language whose CLDR name is this country's adjective: official here, its
     most likely territory is this one, and its English name starts like the country's
@@ -92,22 +113,17 @@ def _adjective_language(code: str) -> str | None:
     is in two countries' names)."""
     code = code.upper()
     english = _locale("en")
-    name_words = english.territories[code].lower().split()
-    for lang in _official_languages():
-        likely = get_global("likely_subtags").get(lang, "")
-        if not likely.endswith("_" + code):
-            continue
+    names = _names("en")
+    own = names[code]
+    for lang in _likely_languages().get(code, []):
         lname = (english.languages.get(lang) or "").lower()
         stem = lname[:4]
-        if len(stem) < 4 or not any(w.startswith(stem) for w in name_words):
+        if len(stem) < 4 or not any(w.startswith(stem) for w in own.split()):
             continue
-        own = english.territories[code].lower()
         shared = [  # parts of this country (Hong Kong SAR China) aside
             c
-            for c, n in english.territories.items()
-            if len(c) == 2
-            and any(w.startswith(stem) for w in n.lower().split())
-            and (c == code or own not in n.lower())
+            for c, n in names.items()
+            if any(w.startswith(stem) for w in n.split()) and (c == code or own not in n)
         ]
         if len(shared) == 1:
             return lang
@@ -123,19 +139,14 @@ def country(code: str) -> tuple[str, ...]:
     terms: list[str] = []
     for loc in LANGUAGES:
         locale = _locale(loc)
-        name = locale.territories.get(code)
+        name = _names(loc).get(code)
         if not name:
             continue
-        name = name.lower()
         if loc in _INFLECTED and _LATIN.fullmatch(name) and len(name) >= (4 if loc == "en" else 6):
             # English and its neighbours make adjectives by adding to the name
             # (russia → russian, north korea → north korean); only where no other
             # country's name starts the same way (niger, nigeria).
-            others = {
-                n.lower()
-                for c, n in locale.territories.items()
-                if c != code and len(c) == 2 and n.lower().startswith(name)
-            }
+            others = {n for c, n in _names(loc).items() if c != code and n.startswith(name)}
             terms.append(name if others else name + "*")
         else:
             terms.append(name)
