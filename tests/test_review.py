@@ -18,6 +18,7 @@ from flows.cli import app
 from flows.demo import ATOM_PATH, RSS_PATH, demo_server
 from flows.demo.browser import Browser, find_chromium
 from flows.review import ReviewServer
+from flows.settings import load_topics
 from warehouse import open_warehouse
 
 runner = CliRunner()
@@ -107,6 +108,26 @@ def test_a_click_and_a_key_store_verdicts_that_survive_a_restart(
     )
     assert result.exit_code == 0, result.output
     assert '"topic": "dprk-russia"' in result.output and '"cases": 2' in result.output
+    learned = tmp_path / "learned.yaml"
+    result = runner.invoke(
+        app,
+        [
+            "topics",
+            "learn",
+            "--labels-from-warehouse",
+            "--db",
+            str(polled_db),
+            "--topics",
+            str(DEFAULT_TOPICS),
+            "--topic",
+            "dprk-russia",
+            "--out",
+            str(learned),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 cases, 1 positive" in result.output
+    assert [ct.topic.name for ct in load_topics(learned)] == TOPICS
 
 
 def test_each_topic_has_its_page_and_its_own_verdicts(polled_db: Path) -> None:
