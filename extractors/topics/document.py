@@ -96,6 +96,17 @@ class Document:
             ]
         return self._unit[i]
 
+    def tokens_of(self, unit: int) -> range:
+        """The tokens of a scoring unit (the headline, or one body sentence)."""
+        if not len(self):
+            return range(0)
+        self.unit(0)
+        assert self._unit is not None
+        return range(
+            bisect.bisect_left(self._unit, unit, hi=len(self)),
+            bisect.bisect_right(self._unit, unit, hi=len(self)),
+        )
+
     @property
     def body_sentences(self) -> int:
         return len(self.bounds("text")) if self.n_title < len(self) else 0

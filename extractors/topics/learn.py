@@ -40,7 +40,7 @@ from extractors.topics.evaluate import TopicScore
 from extractors.topics.matcher import CompiledTopic, TopicSet
 from extractors.topics.normalize import is_cjk, is_hangul, normalize_word
 from extractors.topics.query import Or, Term, make_term, parse_query
-from extractors.topics.scoring import score_units
+from extractors.topics.scoring import SHARE_CAP, SHARE_FLOOR
 from extractors.topics.shared import builtin, country, country_codes, resolve_aliases, vocabulary
 
 __all__ = ["Candidate", "Learned", "TopicSpec", "cross_validate", "learn", "topic_set"]
@@ -54,6 +54,7 @@ COMMON = 0.3  # a word in this share of all the cases is no evidence
 MIN_SCORES = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
 HEADLINE_WEIGHTS = (2.0, 3.0)
 PROXIMITY = (3, 5, 8)  # words between the two anchors tried
+MARGIN = 1  # fewer errors on the cases that a closeness of the anchors must make
 WEIGHT_KEYS = ("headline_weight", "lead_weight", "share_weight", "lead_sentences")
 
 # Words that say nothing on their own, in the languages of the cases; a candidate
@@ -317,6 +318,7 @@ class Learned:
     excluded: list[Candidate] = field(default_factory=list)  # words that stop a sentence counting
     excluded_alias: str | None = None
     proximity: int | None = None  # the anchors within this many words of each other
+    errors: int = 0  # on the cases learned from: false hits and misses
     countries: dict[str, str] = field(default_factory=dict)  # alias list → country code added
     notes: list[str] = field(default_factory=list)
 
@@ -383,22 +385,43 @@ class _Case:
     doc: Document
     total: int
     anchor_units: set[int]
+    forms: dict[str, set[int]]
 
 
-def _documents(cases: Sequence[Mapping[str, Any]]) -> list[Document]:
-    """Each case prepared once for every trial (a Document keeps its sentences)."""
-    return [Document(c.get("title"), c.get("text", "")) for c in cases]
+@dataclass
+class _Prepared:
+    """A case prepared once for every trial and every fold: its Document (which
+    keeps its sentences), the candidate words of its anchor units (filled in by the
+    first _prepare: the anchors without closeness, a superset of every trial's
+    units), and where each anchor query tried holds."""
+
+    doc: Document
+    forms: dict[str, set[int]] = field(default_factory=dict)
+    anchors: dict[str, set[int]] = field(default_factory=dict)
+
+
+def _documents(cases: Sequence[Mapping[str, Any]]) -> list[_Prepared]:
+    return [_Prepared(Document(c.get("title"), c.get("text", ""))) for c in cases]
 
 
 def _prepare(
-    spec: TopicSpec, anchors: str, cases: Sequence[Mapping[str, Any]], docs: Sequence[Document]
+    spec: TopicSpec, anchors: str, cases: Sequence[Mapping[str, Any]], docs: Sequence[_Prepared]
 ) -> list[_Case]:
-    probe = topic_set(replace(spec, query=anchors))
+    # The anchors' lists may differ between trials (a country list joined or not).
+    key = anchors + repr(sorted((k, tuple(v)) for k, v in spec.aliases.items()))
+    probe: TopicSet | None = None
     out = []
-    for case, doc in zip(cases, docs, strict=True):
-        units: set[int] = set()
-        for m in probe.match_document(doc):
-            units = {u for u, w in m.units if w > 0}
+    for case, prepared in zip(cases, docs, strict=True):
+        doc, forms = prepared.doc, prepared.forms
+        units = prepared.anchors.get(key)
+        if units is None:
+            probe = probe or topic_set(replace(spec, query=anchors))
+            units = set()
+            for m in probe.match_document(doc):
+                units = {u for u, w in m.units if w > 0}
+            prepared.anchors[key] = units
+        if units and not forms:
+            forms.update(_forms(doc, sorted(units)))
         out.append(
             _Case(
                 str(case["id"]),
@@ -407,6 +430,7 @@ def _prepare(
                 doc,
                 doc.body_sentences,
                 units,
+                forms,
             )
         )
     return out
@@ -446,9 +470,19 @@ def _units_of(terms: Sequence[str], cases: Sequence[_Case]) -> list[list[set[int
 
 
 def _hit(spec: TopicSpec, case: _Case, units: set[int]) -> bool:
-    if not units:
+    """Whether a case with the query holding in these units is a hit: scoring.py's
+    formula for unweighted units, without building its explanation (called for
+    every case of every trial)."""
+    if not units or len(units) < spec.min_sentences:
         return False
-    return score_units(spec.topic(), dict.fromkeys(units, 1.0), case.total).matched
+    headline = spec.headline_weight if 0 in units else 0.0
+    lead = spec.lead_weight * sum(1 for u in range(1, spec.lead_sentences + 1) if u in units)
+    body = len(units) - (0 in units)
+    share = body / max(case.total, SHARE_FLOOR) if case.total else 0.0
+    points = (
+        round(headline, 3) + round(lead, 3) + round(min(spec.share_weight * share, SHARE_CAP), 3)
+    )
+    return round(points, 3) >= spec.min_score
 
 
 def _f1(tp: int, fp: int, fn: int) -> float:
@@ -493,23 +527,52 @@ def _counts(spec: TopicSpec, cases: Sequence[_Case], units: Sequence[set[int]]) 
 # --- candidates ----------------------------------------------------------------------
 
 
+def _forms(doc: Document, units: Iterable[int]) -> dict[str, set[int]]:
+    """Every candidate the words of these units make, and the units it is in: a word,
+    a Korean stem (its first two syllables: 훈련 of 훈련을), a pair of Chinese or
+    Japanese characters. Each matches in the real matcher where it is found here (a
+    word exactly, a Korean stem as a prefix, a character pair inside a word)."""
+    forms: dict[str, set[int]] = defaultdict(set)
+    for unit in units:
+        for i in doc.tokens_of(unit):
+            norm = doc.norms[i]
+            if _DIGITS.search(norm):
+                continue
+            if is_cjk(norm):
+                for a, b in itertools.pairwise(norm):
+                    if is_cjk(a) and is_cjk(b):
+                        forms[a + b].add(unit)
+            elif is_hangul(norm):
+                if len(norm) >= 2:
+                    forms[norm[:2]].add(unit)
+            elif len(norm) >= 3 and norm not in _STOP:
+                forms[norm].add(unit)
+    return forms
+
+
 def _candidate_words(case: _Case, excluded: set[str]) -> set[str]:
-    """The words of a case's anchor sentences, as terms: a word, a Korean stem (its
-    first two syllables), a pair of Chinese or Japanese characters."""
-    doc = case.doc
-    found: set[str] = set()
-    for i, norm in enumerate(doc.norms):
-        if doc.unit(i) not in case.anchor_units or _DIGITS.search(norm):
-            continue
-        if is_cjk(norm):
-            chars = [ch for ch in norm if is_cjk(ch)]
-            found.update(a + b for a, b in itertools.pairwise(chars))
-        elif is_hangul(norm):
-            if len(norm) >= 2:
-                found.add(norm[:2])
-        elif len(norm) >= 3 and norm not in _STOP and norm not in excluded:
-            found.add(norm)
-    return found
+    """The candidates of a case's anchor sentences."""
+    return {
+        f
+        for f, units in case.forms.items()
+        if f not in excluded and not units.isdisjoint(case.anchor_units)
+    }
+
+
+_NOWHERE: frozenset[int] = frozenset()
+
+
+def _word_units(words: Sequence[str], cases: Sequence[_Case]) -> list[list[set[int]]]:
+    """For each candidate word, for each case: the anchor units where it is (read
+    only: absent is one shared empty set)."""
+    index = {w: i for i, w in enumerate(words)}
+    per: list[list[Any]] = [[_NOWHERE] * len(cases) for _ in words]
+    for c, case in enumerate(cases):
+        for form, units in case.forms.items():
+            i = index.get(form)
+            if i is not None and (found := units & case.anchor_units):
+                per[i][c] = found
+    return per
 
 
 def _excluded(cases: Iterable[Mapping[str, Any]]) -> set[str]:
@@ -538,17 +601,22 @@ def learn(spec: TopicSpec, cases: Sequence[Mapping[str, Any]]) -> Learned:
     A topic of two anchors (who with whom) is also learned with the anchors named
     close together (`@china NEAR/3 @russia`): news of a relation names the two side
     by side ("China and Russia hold drills", 中俄, 북·러), a report about one that
-    mentions the other names them apart. The closeness is kept when it gets at least
-    two more of the cases right, learned terms included."""
+    mentions the other names them apart. The closeness is kept when it makes at least
+    MARGIN fewer errors on the cases, learned terms included."""
     cases = [c for c in cases if spec.name in c.get("labels", {})]
-    docs = _documents(cases)
+    return _learn_best(spec, cases, _documents(cases))
+
+
+def _learn_best(
+    spec: TopicSpec, cases: Sequence[Mapping[str, Any]], docs: Sequence[_Prepared]
+) -> Learned:
     best = _learn(spec, cases, docs)
     clauses = split_and(spec.query)
     vocab_at = _vocabulary_clause(clauses)
     anchors = [i for i in range(len(clauses)) if i != vocab_at]
     if vocab_at is None or len(anchors) != 2 or not any(c["labels"][spec.name] for c in cases):
         return best
-    best_right = _right(best.after, cases, docs) + 1
+    fewest = best.errors - MARGIN
     for n in PROXIMITY:
         near = list(clauses)
         near[anchors[0]] = f"({clauses[anchors[0]]} NEAR/{n} {clauses[anchors[1]]})"
@@ -556,8 +624,8 @@ def learn(spec: TopicSpec, cases: Sequence[Mapping[str, Any]]) -> Learned:
         trial = _learn(replace(spec, query=" AND ".join(near)), cases, docs)
         trial.before = spec
         trial.proximity = n
-        if (right := _right(trial.after, cases, docs)) > best_right:
-            best, best_right = trial, right
+        if trial.errors <= fewest:
+            best, fewest = trial, trial.errors - MARGIN
     return best
 
 
@@ -569,18 +637,8 @@ def _vocabulary_clause(clauses: Sequence[str]) -> int | None:
     )
 
 
-def _right(spec: TopicSpec, cases: Sequence[Mapping[str, Any]], docs: Sequence[Document]) -> int:
-    """Cases right minus cases wrong, with the real matcher."""
-    ts = topic_set(spec)
-    right = 0
-    for case, doc in zip(cases, docs, strict=True):
-        got = any(m.matched for m in ts.match_document(doc))
-        right += 1 if got == bool(case["labels"][spec.name]) else -1
-    return right
-
-
 def _learn(
-    spec: TopicSpec, cases: Sequence[Mapping[str, Any]], docs: Sequence[Document]
+    spec: TopicSpec, cases: Sequence[Mapping[str, Any]], docs: Sequence[_Prepared]
 ) -> Learned:
     result = Learned(before=spec, after=spec, learned_alias=None)
     clauses = split_and(spec.query)
@@ -616,10 +674,10 @@ def _learn(
         if case.label:
             words.update(_candidate_words(case, excluded))
     own_words = {_written(t).rstrip("*") for t in own}
-    texts = [f"@vocab:{name}" for name in vocabulary()] + sorted(
-        w for w, n in words.items() if n >= MIN_POSITIVES and w not in own_words
-    )
-    units = _units_of(own + texts, prepared)
+    lists = [f"@vocab:{name}" for name in vocabulary()]
+    found = sorted(w for w, n in words.items() if n >= MIN_POSITIVES and w not in own_words)
+    texts = lists + found
+    units = _units_of(own + lists, prepared) + _word_units(found, prepared)
     own_units, cand_units = units[: len(own)], units[len(own) :]
 
     def support(per_case: list[set[int]]) -> tuple[int, int]:
@@ -705,6 +763,8 @@ def _learn(
     # a sentence holding one no longer carries it (it is about something else).
     current = _exclude(spec, prepared, current, excluded, result, n_pos, n_neg)
     spec = _fit_scoring(spec, prepared, current)
+    tp, fp, fn = _counts(spec, prepared, current)
+    result.errors = fp + fn
 
     if result.excluded:
         alias = f"{spec.name}-not"
@@ -742,15 +802,13 @@ def _exclude(
     in_neg: Counter[str] = Counter()
     for case, units in zip(cases, current, strict=True):
         if not case.label and units:
-            narrowed = _Case(case.id, case.lang, case.label, case.doc, case.total, units)
+            narrowed = replace(case, anchor_units=units)
             in_neg.update(_candidate_words(narrowed, excluded))
     words = sorted(w for w, n in in_neg.items() if n >= MIN_POSITIVES)
     if not words:
         return current
-    carrying = [
-        _Case(c.id, c.lang, c.label, c.doc, c.total, u) for c, u in zip(cases, current, strict=True)
-    ]
-    per_word = _units_of(words, carrying)
+    carrying = [replace(c, anchor_units=u) for c, u in zip(cases, current, strict=True)]
+    per_word = _word_units(words, carrying)
     ranked = []
     for w, per_case in zip(words, per_word, strict=True):
         pos = sum(1 for c, u in zip(cases, per_case, strict=True) if u and c.label)
@@ -829,18 +887,19 @@ def _fit_scoring(
             found = ts.match_document(case.doc)
             units.append({u for m in found for u, w in m.units if w > 0})
 
-    def right(s: TopicSpec) -> int:
+    def gain(s: TopicSpec) -> int:
         tp, fp, fn = _counts(s, cases, units)
         return tp - fp - fn
 
-    # A setting other than the current one must get two more cases right: one case
-    # alone moves a threshold as often by chance as for a reason.
-    best, best_right = spec, right(spec) + 1
+    # A setting other than the current one must gain 2 (a positive more found and
+    # missed no more; or two false hits fewer): a single false hit alone moves a
+    # threshold as often by chance as for a reason.
+    best, needed = spec, gain(spec) + 2
     for hw in HEADLINE_WEIGHTS:
         for ms in MIN_SCORES:
             trial = replace(spec, min_score=ms, headline_weight=hw)
-            if (r := right(trial)) > best_right:
-                best, best_right = trial, r
+            if (g := gain(trial)) >= needed:
+                best, needed = trial, g + 2
     return best
 
 
@@ -879,14 +938,16 @@ def cross_validate(
                 str(case["id"]), bool(case["labels"][spec.name]), got
             )
 
-    for case in cases:
-        add(before, case, _matched(ts, case))
+    docs = _documents(cases)  # prepared once for every fold
+    for case, prepared in zip(cases, docs, strict=True):
+        add(before, case, any(m.matched for m in ts.match_document(prepared.doc)))
     for test in folds(cases, k, spec.name):
         held = set(test)
-        learned = learn(spec, [c for i, c in enumerate(cases) if i not in held])
+        train = [i for i in range(len(cases)) if i not in held]
+        learned = _learn_best(spec, [cases[i] for i in train], [docs[i] for i in train])
         judged = topic_set(learned.after)
         for i in test:
-            add(after, cases[i], _matched(judged, cases[i]))
+            add(after, cases[i], any(m.matched for m in judged.match_document(docs[i].doc)))
     order = lambda s: (s.group == "all", s.group)  # noqa: E731
     return sorted(before.values(), key=order), sorted(after.values(), key=order)
 
