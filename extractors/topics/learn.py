@@ -763,7 +763,7 @@ def _learn(
     # a sentence holding one no longer carries it (it is about something else).
     current = _exclude(spec, prepared, current, excluded, result, n_pos, n_neg)
     spec = _fit_scoring(spec, prepared, current)
-    tp, fp, fn = _counts(spec, prepared, current)
+    _, fp, fn = _counts(spec, prepared, current)
     result.errors = fp + fn
 
     if result.excluded:
