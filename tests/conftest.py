@@ -161,6 +161,19 @@ def read_rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
+def chromium() -> str:
+    """Debian's chromium for the browser tests: CI installs it (.ci/run), so there a
+    missing one fails; elsewhere the test is skipped, saying how to get it."""
+    from flows.demo.browser import find_chromium
+
+    found = find_chromium()
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI installs Debian's chromium (.ci/run): it must be on PATH")
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
+    return found
+
+
 def corpora() -> Path:
     """The shared real-world corpora; skipped (with the reason) when not configured.
 

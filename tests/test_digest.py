@@ -8,7 +8,6 @@ polled through the real flow, so the 30-day chart has bars to draw.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -18,10 +17,10 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from conftest import read_rows, write_feeds
+from conftest import chromium, read_rows, write_feeds
 from flows.cli import app
 from flows.demo import ATOM_PATH, RSS_PATH, demo_server
-from flows.demo.browser import Browser, find_chromium
+from flows.demo.browser import Browser
 from flows.report import highlight
 
 runner = CliRunner()
@@ -176,17 +175,8 @@ def test_highlight_escapes_text_and_marks_whole_words_only() -> None:
     assert str(highlight("a <b>", [])) == "a &lt;b&gt;"
 
 
-def _chromium() -> str:
-    found = find_chromium()
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI installs Debian's chromium (.ci/run): it must be on PATH")
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
-    return found
-
-
 def test_a_real_browser_shows_the_chart_and_the_hits(recent_db: Path, tmp_path: Path) -> None:
-    executable = _chromium()
+    executable = chromium()
     page = tmp_path / "report.html"
     _write(recent_db, page, "--since", "24h")
     with Browser(executable, width=1100, height=900) as browser:

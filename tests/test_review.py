@@ -4,7 +4,6 @@ warehouse says so. The warehouse is the demo site polled through the real flow."
 
 from __future__ import annotations
 
-import os
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,10 +12,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import read_rows, write_feeds
+from conftest import chromium, read_rows, write_feeds
 from flows.cli import app
 from flows.demo import ATOM_PATH, RSS_PATH, demo_server
-from flows.demo.browser import Browser, find_chromium
+from flows.demo.browser import Browser
 from flows.review import ReviewServer
 from flows.settings import load_topics
 from warehouse import open_warehouse
@@ -42,15 +41,6 @@ def polled_db(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -
     yield db
 
 
-def _chromium() -> str:
-    found = find_chromium()
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI installs Debian's chromium (.ci/run): it must be on PATH")
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
-    return found
-
-
 SEEN = """(() => ({
   heading: document.querySelector('h1').textContent,
   hits: [...document.querySelectorAll('ol.hits li.item')].map(li => [li.dataset.article, li.dataset.label]),
@@ -68,7 +58,7 @@ def _labels(db: Path) -> dict[tuple[str, str], tuple[bool, str, str | None]]:
 def test_a_click_and_a_key_store_verdicts_that_survive_a_restart(
     polled_db: Path, tmp_path: Path
 ) -> None:
-    executable = _chromium()
+    executable = chromium()
     with ReviewServer(polled_db, TOPICS, who="analyst") as server, Browser(executable) as browser:
         browser.open(server.url)
         seen = browser.evaluate(SEEN)
@@ -131,7 +121,7 @@ def test_a_click_and_a_key_store_verdicts_that_survive_a_restart(
 
 
 def test_each_topic_has_its_page_and_its_own_verdicts(polled_db: Path) -> None:
-    executable = _chromium()
+    executable = chromium()
     with ReviewServer(polled_db, TOPICS, who="analyst") as server, Browser(executable) as browser:
         browser.open(server.url + "?topic=dprk-missiles")
         seen = browser.evaluate(SEEN)
@@ -156,7 +146,7 @@ def test_an_empty_warehouse_says_so(tmp_path: Path) -> None:
     db = tmp_path / "empty.duckdb"
     with open_warehouse(db):
         pass
-    executable = _chromium()
+    executable = chromium()
     with ReviewServer(db, TOPICS, who="analyst") as server, Browser(executable) as browser:
         browser.open(server.url)
         seen = browser.evaluate(SEEN)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -162,6 +163,23 @@ def test_a_short_definition_learned_on_half_holds_on_the_other_half(
 
 
 @pytest.mark.corpora
+def _learn(cases: Path, topics: Path, topic: str, out: Path) -> Any:
+    return runner.invoke(
+        app,
+        [
+            "topics",
+            "learn",
+            str(cases),
+            "--topics",
+            str(topics),
+            "--topic",
+            topic,
+            "--out",
+            str(out),
+        ],
+    )
+
+
 def test_the_command_writes_a_readable_file_that_topics_check_reads(tmp_path: Path) -> None:
     novice = corpora() / "topics-china-russia" / "novice-topics.yaml"
     cases = corpora() / "topics-china-russia" / "cases.jsonl"
@@ -169,20 +187,7 @@ def test_the_command_writes_a_readable_file_that_topics_check_reads(tmp_path: Pa
     for n in (1, 2):
         out = tmp_path / f"learned{n}.yaml"
         started = time.monotonic()
-        result = runner.invoke(
-            app,
-            [
-                "topics",
-                "learn",
-                str(cases),
-                "--topics",
-                str(novice),
-                "--topic",
-                "china-russia",
-                "--out",
-                str(out),
-            ],
-        )
+        result = _learn(cases, novice, "china-russia", out)
         took = time.monotonic() - started
         assert result.exit_code == 0, result.output
         outs.append(out.read_text(encoding="utf-8"))
@@ -217,20 +222,7 @@ def test_learning_needs_positives_and_says_so(tmp_path: Path) -> None:
     )
     topics = tmp_path / "topics.yaml"
     topics.write_text("topics:\n  t:\n    query: 'rain AND snow'\n", encoding="utf-8")
-    result = runner.invoke(
-        app,
-        [
-            "topics",
-            "learn",
-            str(cases),
-            "--topics",
-            str(topics),
-            "--topic",
-            "t",
-            "--out",
-            str(tmp_path / "o.yaml"),
-        ],
-    )
+    result = _learn(cases, topics, "t", tmp_path / "o.yaml")
     assert result.exit_code == 2 and "no case is labelled as about 't'" in result.output
     # A query of another shape than ANCHORS AND (terms) keeps its query; thresholds only.
     spec = TopicSpec("t", "rain OR snow", {})

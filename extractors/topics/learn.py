@@ -29,7 +29,7 @@ import itertools
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
@@ -714,8 +714,8 @@ def _learn(
             if name is None or not own_words & {x.rstrip("*") for x in vocabulary()[name]}:
                 continue
             trial = [a | b for a, b in zip(current, cand_units[i], strict=True)]
-            tp0, fp0, fn0 = start = _counts(spec, prepared, current)
-            tp1, fp1, fn1 = _changed(spec, prepared, current, trial, start)
+            tp0, fp0, _ = start = _counts(spec, prepared, current)
+            tp1, fp1, _ = _changed(spec, prepared, current, trial, start)
             if (tp1 - tp0) - (fp1 - fp0) >= 0:
                 pos, neg = support(cand_units[i])
                 current = trial
@@ -742,21 +742,12 @@ def _learn(
         ):
             scored.append((lo, pos, t.startswith("@"), t, per_case, neg))
     scored.sort(key=lambda x: (-x[0], -x[1], not x[2], x[3]))
-    base: tuple[int, ...] | None = None
-    for lo, pos, _, t, per_case, neg in scored:
-        if any(c.term == t for c in result.added):
-            continue
-        if len(result.added) >= MAX_TERMS:
-            break
-        trial = [a | b for a, b in zip(current, per_case, strict=True)]
-        if base is None:
-            base = _counts(spec, prepared, current)
-        tp0, fp0, fn0 = base
-        tp1, fp1, fn1 = _changed(spec, prepared, current, trial, base)
-        if (tp1 - tp0) - (fp1 - fp0) >= 1 and _f1(tp1, fp1, fn1) > _f1(tp0, fp0, fn0):
-            base = None
-            current = trial
-            result.added.append(Candidate(_as_term(t), pos, neg, lo, tp1 - tp0, fp1 - fp0))
+    options = [
+        (t, per_case, Candidate(_as_term(t), pos, neg, lo))
+        for lo, pos, _, t, per_case, neg in scored
+        if not any(c.term == t for c in result.added)
+    ]
+    current = _greedy(spec, prepared, current, options, result.added, set.union)
     spec = _fit_scoring(spec, prepared, current)
 
     # Words of the sentences that carry the topic in negatives and in no positive:
@@ -815,23 +806,39 @@ def _exclude(
         neg = sum(1 for c, u in zip(cases, per_case, strict=True) if u and not c.label)
         if pos == 0 and neg >= MIN_POSITIVES:
             ranked.append((-neg, w, per_case, neg))
+    options = [
+        (w, per_case, Candidate(_as_term(w), 0, neg, _log_odds(0, neg, n_pos, n_neg)))
+        for _, w, per_case, neg in sorted(ranked)
+    ]
+    current = _greedy(spec, cases, current, options, result.excluded, set.difference)
+    return current
+
+
+def _greedy(
+    spec: TopicSpec,
+    cases: Sequence[_Case],
+    current: list[set[int]],
+    options: Sequence[tuple[str, list[set[int]], Candidate]],
+    kept: list[Candidate],
+    step: Callable[[set[int], set[int]], set[int]],
+) -> list[set[int]]:
+    """Try each option in turn: its units joined to the carrying ones (set.union) or
+    taken from them (set.difference); keep it while it gets at least one more case
+    right than wrong and raises F1. The kept ones are appended to `kept`, with what
+    they changed."""
     base: tuple[int, ...] | None = None
-    for _, w, per_case, neg in sorted(ranked):
-        if len(result.excluded) >= MAX_TERMS:
+    for _, per_case, candidate in options:
+        if len(kept) >= MAX_TERMS:
             break
-        trial = [a - b for a, b in zip(current, per_case, strict=True)]
+        trial = [step(a, b) for a, b in zip(current, per_case, strict=True)]
         if base is None:
             base = _counts(spec, cases, current)
         tp0, fp0, fn0 = base
         tp1, fp1, fn1 = _changed(spec, cases, current, trial, base)
-        if (fp0 - fp1) - (tp0 - tp1) >= 1 and _f1(tp1, fp1, fn1) > _f1(tp0, fp0, fn0):
+        if (tp1 - tp0) - (fp1 - fp0) >= 1 and _f1(tp1, fp1, fn1) > _f1(tp0, fp0, fn0):
             base = None
             current = trial
-            result.excluded.append(
-                Candidate(
-                    _as_term(w), 0, neg, _log_odds(0, neg, n_pos, n_neg), tp1 - tp0, fp1 - fp0
-                )
-            )
+            kept.append(replace(candidate, gained=tp1 - tp0, false_hits=fp1 - fp0))
     return current
 
 
