@@ -270,7 +270,10 @@ def topics_learn(
         if str(out_path) == "-":
             sys.stdout.write(written)
         else:
-            out_path.write_text(written, encoding="utf-8")
+            try:
+                out_path.write_text(written, encoding="utf-8")
+            except OSError as e:
+                raise ConfigError(f"--out {out_path}: cannot write: {e.strerror or e}") from e
         load_topics(out_path if str(out_path) != "-" else path)  # it reads back
     table = Table(
         title=f"{topic}: {len(rows)} cases, {positives} positive;"

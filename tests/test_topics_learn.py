@@ -269,3 +269,29 @@ def test_the_default_topics_rules_for_each_kind_of_error(headline: str, hit: boo
     ts = load_topics(Path(__file__).resolve().parent.parent / "topics.yaml").only(["dprk-russia"])
     found = ts.match(headline, "")
     assert bool(found and found[0].matched) == hit, found[0].verdict if found else "no terms"
+
+
+@pytest.mark.corpora
+def test_a_topics_list_with_anchors_written_inline_learns_too(tmp_path: Path) -> None:
+    """Anchors as clauses of terms (no alias lists), topics: as a list: the country
+    names join the clauses, the clause that says what is found and extended."""
+    topics = tmp_path / "topics.yaml"
+    topics.write_text(
+        "topics:\n  - name: cr\n    # who, then what\n"
+        '    query: "(china OR chinese) AND (russia*) AND (military OR exercise*)"\n',
+        encoding="utf-8",
+    )
+    cases = tmp_path / "cases.jsonl"
+    source = corpora() / "topics-china-russia" / "cases.jsonl"
+    cases.write_text(source.read_text(encoding="utf-8").replace('"china-russia"', '"cr"'))
+    out = tmp_path / "learned.yaml"
+    result = _learn(cases, topics, "cr", out)
+    assert result.exit_code == 0, result.output
+    (ct,) = load_topics(out)
+    assert ct.topic.query.startswith(
+        "(china OR chinese OR @country:cn) AND (russia* OR @country:ru)"
+    )
+    assert "@cr-learned" in ct.topic.query and "# who, then what" in out.read_text()
+    # An --out that cannot be written is said, with nothing else lost.
+    bad = _learn(cases, topics, "cr", tmp_path / "no-such-folder" / "x.yaml")
+    assert bad.exit_code == 2 and "--out" in bad.output and "cannot write" in bad.output

@@ -255,6 +255,37 @@ _STOP = frozenset(
         "о",
         "у",
         "же",
+        "finally",
+        "recently",
+        "currently",
+        "reportedly",
+        "likely",
+        "nearly",
+        "mostly",
+        "early",
+        "later",
+        "soon",
+        "once",
+        "ever",
+        "never",
+        "must",
+        "should",
+        "might",
+        "shall",
+        "whose",
+        "whom",
+        "become",
+        "became",
+        "made",
+        "make",
+        "take",
+        "took",
+        "given",
+        "give",
+        "get",
+        "got",
+        "another",
+        "every",
     ]
 )
 _DIGITS = re.compile(r"\d")
@@ -630,11 +661,18 @@ def _learn_best(
 
 
 def _vocabulary_clause(clauses: Sequence[str]) -> int | None:
-    return max(
-        (i for i, c in enumerate(clauses) if _terms_clause(c) is not None),
-        key=lambda i: len(_terms_clause(clauses[i]) or []),
-        default=None,
-    )
+    """Which clause says what (not who): a plain list of terms, one naming no country
+    if there is one, the longest, the last of equals (who is said first)."""
+    lists = {i: _terms_clause(c) for i, c in enumerate(clauses)}
+    found = {i: terms for i, terms in lists.items() if terms is not None}
+    names = _english_names()
+    plain = {
+        i: terms
+        for i, terms in found.items()
+        if not any(_written(t).lower().rstrip("*") in names for t in terms)
+    }
+    pool = plain or found
+    return max(pool, key=lambda i: (len(pool[i]), i), default=None)
 
 
 def _learn(
@@ -645,7 +683,9 @@ def _learn(
     vocab_at = _vocabulary_clause(clauses)
     langs = {str(c.get("lang")) for c in cases if c.get("lang")}
     other_languages = bool(langs - {"en"})
-    spec = _with_countries(spec, clauses, result, other_languages=other_languages)
+    spec, clauses = _with_countries(
+        spec, clauses, vocab_at, result, other_languages=other_languages
+    )
     if vocab_at is None or len(clauses) < 2:
         result.notes.append(
             "the query is not ANCHORS AND (term OR term …): only its thresholds were fitted"
@@ -849,26 +889,42 @@ def _as_term(text: str) -> str:
 
 
 def _with_countries(
-    spec: TopicSpec, clauses: Sequence[str], result: Learned, *, other_languages: bool
-) -> TopicSpec:
-    """Anchor lists that name a country in English gain the country's built-in list,
-    when the cases are in other languages too."""
+    spec: TopicSpec,
+    clauses: Sequence[str],
+    vocab_at: int | None,
+    result: Learned,
+    *,
+    other_languages: bool,
+) -> tuple[TopicSpec, list[str]]:
+    """Anchors that name a country in English gain the country's built-in list, when
+    the cases are in other languages too: an alias list gets `@country:CODE` as an
+    entry, a clause of terms (`(china OR chinese)`) as one more term."""
+    clauses = list(clauses)
     if not other_languages:
-        return spec
+        return spec, clauses
     names = _english_names()
     aliases = {k: list(v) for k, v in spec.aliases.items()}
-    for clause in clauses:
+    for i, clause in enumerate(clauses):
+        if i == vocab_at:
+            continue
+        terms = _terms_clause(clause)
+        if terms is not None:
+            codes = [names[w] for t in terms if (w := _written(t).lower().rstrip("*")) in names]
+            if codes:
+                clauses[i] = f"({' OR '.join(terms)} OR @country:{codes[0]})"
+                result.notes.append(f"{clause} + @country:{codes[0]}")
+            continue
         for name in re.findall(r"@([\w-]+)", clause):
-            terms = aliases.get(name)
-            if terms is None:
+            listed = aliases.get(name)
+            if listed is None:
                 continue
-            for t in terms:
+            for t in listed:
                 found = names.get(_written(t).lower().rstrip("*"))
-                if found and f"@country:{found}" not in terms:
-                    terms.append(f"@country:{found}")
+                if found and f"@country:{found}" not in listed:
+                    listed.append(f"@country:{found}")
                     result.countries[name] = found
                     break
-    return replace(spec, aliases=aliases)
+    return replace(spec, aliases=aliases, query=" AND ".join(clauses)), clauses
 
 
 @cache
