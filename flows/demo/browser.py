@@ -61,13 +61,13 @@ class Browser:
         self._ids = itertools.count(1)
 
     def __enter__(self) -> Browser:
-        self._profile = tempfile.TemporaryDirectory(prefix="feedwatch-chromium-")
+        self._profile = tempfile.mkdtemp(prefix="feedwatch-chromium-")
         w, h = self.size
         self._proc = subprocess.Popen(
             [
                 self.executable,
                 *FLAGS,
-                f"--user-data-dir={self._profile.name}",
+                f"--user-data-dir={self._profile}",
                 f"--window-size={w},{h}",
                 "about:blank",
             ],
@@ -87,19 +87,41 @@ class Browser:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
+            try:
+                self._call("Browser.close")  # ends its renderers and writes its profile
+            except Exception:
+                pass
             self._ws.close()
         finally:
-            self._proc.terminate()
             try:
                 self._proc.wait(10)
             except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            self._profile.cleanup()
+                self._proc.terminate()
+                try:
+                    self._proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait()
+            self._remove_profile()
+
+    def _remove_profile(self, timeout: float = 10) -> None:
+        """Chromium's helper processes outlive its main one by a moment and may still
+        write into the profile (seen with both cores busy): try again until they end."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                shutil.rmtree(self._profile)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def _endpoint(self, timeout: float = 30) -> str:
         """Chromium writes its port to DevToolsActivePort once it listens."""
-        port_file = Path(self._profile.name) / "DevToolsActivePort"
+        port_file = Path(self._profile) / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
