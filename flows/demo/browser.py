@@ -10,6 +10,7 @@ driver download nor a second browser is.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import shutil
@@ -87,10 +88,9 @@ class Browser:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            try:
-                self._call("Browser.close")  # ends its renderers and writes its profile
-            except Exception:
-                pass
+            # Ends its renderers and writes its profile; closing anyway if it cannot.
+            with contextlib.suppress(Exception):
+                self._call("Browser.close")
             self._ws.close()
         finally:
             try:
