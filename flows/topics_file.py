@@ -129,9 +129,10 @@ def write_learned(text: str, learned: Learned, cases: int, positives: int) -> st
             seq.yaml_add_eol_comment(_stats(c, positives), i)
         own[list_name] = seq
         own.yaml_set_comment_before_after_key(list_name, before=why, indent=6)
-    body["query"] = (
-        LiteralScalarString(after.query + "\n") if "\n" in str(body["query"]) else after.query
-    )
+    if after.query != learned.before.query:
+        body["query"] = (
+            LiteralScalarString(after.query + "\n") if "\n" in str(body["query"]) else after.query
+        )
     if learned.proximity:
         body.yaml_set_comment_before_after_key(
             "query",

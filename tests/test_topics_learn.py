@@ -295,3 +295,18 @@ def test_a_topics_list_with_anchors_written_inline_learns_too(tmp_path: Path) ->
     # An --out that cannot be written is said, with nothing else lost.
     bad = _learn(cases, topics, "cr", tmp_path / "no-such-folder" / "x.yaml")
     assert bad.exit_code == 2 and "--out" in bad.output and "cannot write" in bad.output
+
+
+@pytest.mark.corpora
+def test_a_query_of_another_shape_keeps_its_text(tmp_path: Path) -> None:
+    """The default topic (an OR at the top): thresholds fitted, its lists given the
+    country names, its query and the other topic left as written, layout and all."""
+    default = Path(__file__).resolve().parent.parent / "topics.yaml"
+    out = tmp_path / "learned.yaml"
+    result = _learn(corpora() / "topics-real" / "cases.jsonl", default, "dprk-russia", out)
+    assert result.exit_code == 0, result.output
+    assert "only its thresholds were fitted" in result.output
+    before, after = default.read_text(encoding="utf-8"), out.read_text(encoding="utf-8")
+    query = before[before.index("    query: |\n      ((@dprk") :]
+    assert query in after  # the query and everything after it (dprk-missiles) as written
+    assert "'@country:kp'" in after and after.count("\n") == before.count("\n") + 2

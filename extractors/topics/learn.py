@@ -924,7 +924,9 @@ def _with_countries(
                     listed.append(f"@country:{found}")
                     result.countries[name] = found
                     break
-    return replace(spec, aliases=aliases, query=" AND ".join(clauses)), clauses
+    changed = clauses != split_and(spec.query)  # else the query keeps its own layout
+    query = " AND ".join(clauses) if changed else spec.query
+    return replace(spec, aliases=aliases, query=query), clauses
 
 
 @cache
