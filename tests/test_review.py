@@ -175,3 +175,40 @@ def test_the_command_names_bad_arguments_and_a_missing_warehouse(tmp_path: Path)
         pass
     unknown = runner.invoke(app, ["review", "--db", str(db), "--topic", "nope"])
     assert unknown.exit_code == 2 and "nope" in unknown.output
+
+
+def test_near_misses_are_listed_under_the_hits_and_judged_the_same_way(
+    polled_db: Path, tmp_path: Path
+) -> None:
+    """A strict copy of the default topic (min_score 9) turns most hits into
+    near-misses: the query holds, the score is short. They are listed best first,
+    with the sentence that matched, and a key stores a verdict on one."""
+    import shutil
+
+    import yaml
+
+    from flows.rescore import rescore
+
+    db = tmp_path / "w.duckdb"
+    shutil.copy(polled_db, db)
+    raw = yaml.safe_load(DEFAULT_TOPICS.read_text(encoding="utf-8"))
+    raw["topics"] = {"strict": dict(raw["topics"]["dprk-russia"], min_score=9)}
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    rescore(str(db), load_topics(strict))
+    with ReviewServer(db, ["strict"], who="analyst") as server, Browser(chromium()) as browser:
+        browser.open(server.url)
+        seen = browser.evaluate(SEEN)
+        scores = browser.evaluate(
+            "[...document.querySelectorAll('ol.near-misses .meta')].map(m => m.textContent)"
+        )
+        near = [a for a, _ in seen["near"]]
+        assert len(near) >= 3 and seen["snippets"] >= len(near) + len(seen["hits"])
+        values = [float(s.rsplit("score ", 1)[1]) for s in scores]
+        assert values == sorted(values, reverse=True) and all(v < 9 for v in values)
+        browser.click(f"li[data-article='{near[0]}']")  # focus it, then a key
+        browser.press("y")
+        assert browser.wait_for(
+            f"document.querySelector('li[data-article=\"{near[0]}\"]').dataset.label == 'yes'"
+        )
+    assert _labels(db)[(near[0], "strict")][0] is True
