@@ -12,7 +12,7 @@ wants ("moscow", "kremlin"), which in news are the government more than the city
 `@vocab:troops` (`vocabulary.yaml`) is this field's common vocabulary, written
 once for every topic in the same languages: troops, weapons, munitions,
 missiles, drones, jets, warships, exercises, patrols, treaties, visits,
-summits, sanctions, supply, deploy, cooperation, defence.
+summits, sanctions, supply, deploy, cooperation, defence, technology.
 
 In topics.yaml, an alias list may name another list, built-in or not:
 `china: [china, beijing, "@country:cn"]`.
@@ -44,7 +44,7 @@ __all__ = [
 # feedwatch's readers bring most (docs/topics.md), in CLDR's locale names.
 LANGUAGES = (
     "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "bg",
-    "ko", "ja", "zh", "zh_Hant", "vi", "tr", "ar", "hi",
+    "ko", "ja", "zh", "zh_Hant", "vi", "tr", "ar", "fa", "hi",
 )  # fmt: skip
 
 # Where a name grows endings (Russlands, russische) and CLDR's name of a language is
