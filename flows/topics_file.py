@@ -137,7 +137,8 @@ def write_learned(text: str, learned: Learned, cases: int, positives: int) -> st
         body.yaml_set_comment_before_after_key(
             "query",
             before=f"learned: the two anchors within {learned.proximity} words of each other"
-            " (a relation's news names them side by side)",
+            f" (a relation's news names them side by side): {learned.errors_apart} errors on"
+            f" the cases without it, {learned.errors} with it",
             indent=4,
         )
     if learned.dropped:

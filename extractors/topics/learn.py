@@ -349,6 +349,7 @@ class Learned:
     excluded: list[Candidate] = field(default_factory=list)  # words that stop a sentence counting
     excluded_alias: str | None = None
     proximity: int | None = None  # the anchors within this many words of each other
+    errors_apart: int = 0  # with a proximity: the errors on the cases without it
     errors: int = 0  # on the cases learned from: false hits and misses
     countries: dict[str, str] = field(default_factory=dict)  # alias list → country code added
     notes: list[str] = field(default_factory=list)
@@ -655,6 +656,7 @@ def _learn_best(
         trial = _learn(replace(spec, query=" AND ".join(near)), cases, docs)
         trial.before = spec
         trial.proximity = n
+        trial.errors_apart = best.errors_apart if best.proximity else best.errors
         if trial.errors <= fewest:
             best, fewest = trial, trial.errors - MARGIN
     return best
