@@ -25,6 +25,16 @@ def article_pages(limit: int | None = None) -> tuple[str, list[bytes]]:
     return f"{len(articles)} demo pages", [routes[a.path].body for a in articles]
 
 
+def eval_pages() -> list[bytes]:
+    """The 481 pages of trafilatura's evaluation corpus (development half): news, blogs,
+    forums in many languages, never used to tune feedwatch's speed."""
+    corpora = os.environ.get("FEEDWATCH_CORPORA")
+    folder = Path(corpora or "../shared/corpora") / "articles" / "trafilatura-eval-dev" / "html"
+    if not folder.is_dir():
+        raise SystemExit(f"{folder}: not found (set FEEDWATCH_CORPORA)")
+    return [gzip.decompress(p.read_bytes()) for p in sorted(folder.glob("*.gz"))]
+
+
 def page_fetches(copies: int = 1) -> tuple[str, list[PageFetch]]:
     """The pages as a poll run holds them after fetching, `copies` times over (each copy
     under its own host), with one feed entry each."""
