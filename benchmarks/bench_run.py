@@ -72,7 +72,17 @@ def one_run(env: dict[str, str], feeds: Path, db: Path, outlets: Outlets) -> dic
     with ProcessUse() as use:
         started = time.monotonic()
         running = subprocess.Popen(
-            [FEEDWATCH, "run", "--all", "--feeds", str(feeds), "--topics", str(TOPICS), "--db", str(db)],
+            [
+                FEEDWATCH,
+                "run",
+                "--all",
+                "--feeds",
+                str(feeds),
+                "--topics",
+                str(TOPICS),
+                "--db",
+                str(db),
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
