@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -79,6 +80,19 @@ def feeds_of(servers: list[SiteServer], feeds_per_host: int, busiest: int = 0) -
 
 
 TOPICS = Path(__file__).resolve().parent.parent / "flows" / "defaults" / "topics.yaml"
+
+
+def client_env(server: dict[str, str], folder: Path) -> dict[str, str]:
+    """The environment of a feedwatch command that talks to the long-lived Prefect
+    server `server` (prefect_server's environment): its own PREFECT_HOME in `folder`,
+    loopback outlets allowed."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    return base | {
+        "PREFECT_API_URL": server["PREFECT_API_URL"],
+        "PREFECT_HOME": str(folder / "client-home"),
+        "FEEDWATCH_ALLOW_PRIVATE_NETWORKS": "1",
+        "DO_NOT_TRACK": "1",
+    }
 
 
 def write_feeds_yaml(path: Path, urls: list[str]) -> Path:

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _outlets import TOPICS, Outlets
+from _outlets import TOPICS, Outlets, client_env
 from bench_overhead import timed
 
 from flows.demo.prefect_server import prefect_server
@@ -82,13 +82,7 @@ def main() -> None:
         )
         (tmpdir / "server-home").mkdir()
         with prefect_server(tmpdir / "server-home") as env:
-            base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-            served = base | {
-                "PREFECT_API_URL": env["PREFECT_API_URL"],
-                "PREFECT_HOME": str(tmpdir / "client-home"),
-                "FEEDWATCH_ALLOW_PRIVATE_NETWORKS": "1",
-                "DO_NOT_TRACK": "1",
-            }
+            served = client_env(env, tmpdir)
 
             def feedwatch(db: Path) -> dict[str, float]:
                 common = ("--feeds", str(feeds), "--topics", str(TOPICS), "--db", str(db))

@@ -40,7 +40,7 @@ import duckdb
 import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _outlets import TOPICS, Outlets, write_feeds_yaml
+from _outlets import TOPICS, Outlets, client_env, write_feeds_yaml
 from _pages import eval_pages
 from _usage import ProcessUse
 
@@ -133,13 +133,7 @@ def main() -> None:
         tmpdir = Path(tmp)
         (tmpdir / "server-home").mkdir()
         with prefect_server(tmpdir / "server-home") as server:
-            base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-            env = base | {
-                "PREFECT_API_URL": server["PREFECT_API_URL"],
-                "PREFECT_HOME": str(tmpdir / "client-home"),
-                "FEEDWATCH_ALLOW_PRIVATE_NETWORKS": "1",
-                "DO_NOT_TRACK": "1",
-            }
+            env = client_env(server, tmpdir)
             runs = []
             with Outlets(pages, args.hosts, busiest=args.busiest, corpus="eval") as outlets:
                 feeds = write_feeds_yaml(tmpdir / "feeds.yaml", outlets.feeds)
