@@ -245,7 +245,7 @@ def topics_learn(
     cross-validation: learned on part of the cases, judged on the rest. Review the
     difference, copy it over topics.yaml, then 'feedwatch rescore'.
     """
-    from extractors.topics.learn import cross_validate, learn
+    from extractors.topics.learn import learn_and_validate
     from flows.settings import check_topic, load_topics
     from flows.topics_file import read_spec, write_learned
 
@@ -263,10 +263,10 @@ def topics_learn(
 
                 r["lang"] = detect_language(f"{r['title']}\n{r['text']}") or "-"
         text, spec = read_spec(Path(path), topic)
-        learned = learn(spec, rows)
         positives = sum(1 for r in rows if r["labels"][topic])
+        k = max(2, min(folds, positives))
+        learned, before, after = learn_and_validate(spec, rows, k=k)
         written = write_learned(text, learned, len(rows), positives)
-        before, after = cross_validate(spec, rows, k=max(2, min(folds, positives)))
         if str(out_path) == "-":
             sys.stdout.write(written)
         else:
@@ -276,8 +276,7 @@ def topics_learn(
                 raise ConfigError(f"--out {out_path}: cannot write: {e.strerror or e}") from e
         load_topics(out_path if str(out_path) != "-" else path)  # it reads back
     table = Table(
-        title=f"{topic}: {len(rows)} cases, {positives} positive;"
-        f" after: {max(2, min(folds, positives))}-fold cross-validation",
+        title=f"{topic}: {len(rows)} cases, {positives} positive; after: {k}-fold cross-validation",
         title_justify="left",
     )
     for col in ("lang", "cases", "P before", "R before", "P after", "R after"):

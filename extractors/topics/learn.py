@@ -43,7 +43,15 @@ from extractors.topics.query import Or, Term, make_term, parse_query
 from extractors.topics.scoring import SHARE_CAP, SHARE_FLOOR
 from extractors.topics.shared import builtin, country, country_codes, resolve_aliases, vocabulary
 
-__all__ = ["Candidate", "Learned", "TopicSpec", "cross_validate", "learn", "topic_set"]
+__all__ = [
+    "Candidate",
+    "Learned",
+    "TopicSpec",
+    "cross_validate",
+    "learn",
+    "learn_and_validate",
+    "topic_set",
+]
 
 PRIOR = 1.0  # pseudo-count of the log-odds: a word in 2 of 2 positives is not certain
 MIN_POSITIVES = 3  # a learned word finds at least this many positives of the cases
@@ -785,7 +793,7 @@ def _learn(
             scored.append((lo, pos, t.startswith("@"), t, per_case, neg))
     scored.sort(key=lambda x: (-x[0], -x[1], not x[2], x[3]))
     options = [
-        (t, per_case, Candidate(_as_term(t), pos, neg, lo))
+        (t, per_case, Candidate(t, pos, neg, lo))
         for lo, pos, _, t, per_case, neg in scored
         if not any(c.term == t for c in result.added)
     ]
@@ -849,7 +857,7 @@ def _exclude(
         if pos == 0 and neg >= MIN_POSITIVES:
             ranked.append((-neg, w, per_case, neg))
     options = [
-        (w, per_case, Candidate(_as_term(w), 0, neg, _log_odds(0, neg, n_pos, n_neg)))
+        (w, per_case, Candidate(w, 0, neg, _log_odds(0, neg, n_pos, n_neg)))
         for _, w, per_case, neg in sorted(ranked)
     ]
     current = _greedy(spec, cases, current, options, result.excluded, set.difference)
@@ -882,12 +890,6 @@ def _greedy(
             current = trial
             kept.append(replace(candidate, gained=tp1 - tp0, false_hits=fp1 - fp0))
     return current
-
-
-def _as_term(text: str) -> str:
-    """A candidate as topics.yaml writes it: a Korean stem matches as a prefix already,
-    a word of an inflected language gets no *, a Chinese pair is itself."""
-    return text
 
 
 def _with_countries(
@@ -994,6 +996,25 @@ def cross_validate(
     """(before, after) per value of `by`: the topic as given, judged on every case, and
     the topic learned on k-1 folds judged on the fold it did not see, for each fold."""
     cases = [c for c in cases if spec.name in c.get("labels", {})]
+    return _validate(spec, cases, _documents(cases), k, by)
+
+
+def learn_and_validate(
+    spec: TopicSpec, cases: Sequence[Mapping[str, Any]], k: int = 5, by: str = "lang"
+) -> tuple[Learned, list[TopicScore], list[TopicScore]]:
+    """`learn` on every case and `cross_validate`, each case prepared once for both."""
+    cases = [c for c in cases if spec.name in c.get("labels", {})]
+    docs = _documents(cases)
+    return (_learn_best(spec, cases, docs), *_validate(spec, cases, docs, k, by))
+
+
+def _validate(
+    spec: TopicSpec,
+    cases: Sequence[Mapping[str, Any]],
+    docs: Sequence[_Prepared],
+    k: int,
+    by: str,
+) -> tuple[list[TopicScore], list[TopicScore]]:
     before: dict[str, TopicScore] = {}
     after: dict[str, TopicScore] = {}
     ts = topic_set(spec)
@@ -1005,7 +1026,6 @@ def cross_validate(
                 str(case["id"]), bool(case["labels"][spec.name]), got
             )
 
-    docs = _documents(cases)  # prepared once for every fold
     for case, prepared in zip(cases, docs, strict=True):
         add(before, case, any(m.matched for m in ts.match_document(prepared.doc)))
     for test in folds(cases, k, spec.name):
@@ -1017,7 +1037,3 @@ def cross_validate(
             add(after, cases[i], any(m.matched for m in judged.match_document(docs[i].doc)))
     order = lambda s: (s.group == "all", s.group)  # noqa: E731
     return sorted(before.values(), key=order), sorted(after.values(), key=order)
-
-
-def _matched(ts: TopicSet, case: Mapping[str, Any]) -> bool:
-    return any(m.matched for m in ts.match(case.get("title"), case.get("text", "")))
