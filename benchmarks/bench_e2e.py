@@ -53,7 +53,7 @@ def main() -> None:
         from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
         from flows.extract import usable_cores
-        from flows.fetch import TASK_WORKERS
+        from flows.fetch import FEED_TASKS
         from flows.poll import poll_feeds
         from flows.prefect_api import without_heartbeats
 
@@ -97,7 +97,7 @@ def main() -> None:
                 serial_cpu.append((before[1] + after[1]) / 2)
 
                 t0 = time.perf_counter()
-                same_shape(2 * min(TASK_WORKERS, args.hosts) + 3)
+                same_shape(min(FEED_TASKS, args.hosts) + 4)
                 shapes.append(time.perf_counter() - t0)
                 cpu = ", ".join(f"{k} {v:.1f}" for k, v in use.cpu_by_role().items())
                 steps = ", ".join(f"{k} {v:.1f}" for k, v in summary.timeline.items())

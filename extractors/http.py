@@ -98,6 +98,11 @@ class HostGate:
             with self._total:
                 yield Turn(h)
 
+    def next_start(self, host: str) -> float:
+        """time.monotonic() before which no request to `host` may start (0: any time)."""
+        h = self._hosts.get(host)
+        return h.next_start if h is not None else 0.0
+
 
 class _Host:
     def __init__(self, per_host: int):
@@ -268,6 +273,10 @@ class Fetcher:
 
     def close(self) -> None:
         pass  # no connection outlives its request
+
+    def next_start(self, host: str) -> float:
+        """When the next request to `host` (a URL's netloc, lower case) may start."""
+        return self._gate.next_start(host)
 
     def fetch_feed(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None

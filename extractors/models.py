@@ -267,7 +267,8 @@ class ArticleRecord:
 
 @dataclass(frozen=True)
 class PollBatch:
-    """Everything one poll run hands to the warehouse, loaded in one transaction."""
+    """What a poll run hands to the warehouse at once, loaded in one transaction: the
+    whole run, or one of its batches."""
 
     run_id: str
     started_at: datetime
@@ -281,3 +282,4 @@ class PollBatch:
     linked: tuple[tuple[str, str, str], ...] = ()
     topics: tuple[Topic, ...] = ()  # the topic definitions the articles were matched with
     flow_run_id: str | None = None
+    seq: int = 0  # the batch's place in its run: a run loads in batches (extractors.stream)

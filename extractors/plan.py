@@ -16,7 +16,14 @@ from urllib.parse import urlsplit
 from extractors.dedup import canonical_url
 from extractors.models import Entries, EntryData, FeedPoll, PagePlan
 
-__all__ = ["candidate_urls", "first_entries", "in_turn", "new_entries", "plan_pages"]
+__all__ = [
+    "candidate_urls",
+    "first_entries",
+    "in_turn",
+    "is_fetchable",
+    "new_entries",
+    "plan_pages",
+]
 
 X = TypeVar("X")
 
@@ -41,13 +48,13 @@ def new_entries(
     ]
 
 
-def _fetchable(entry: EntryData) -> bool:
+def is_fetchable(entry: EntryData) -> bool:
     return bool(entry.link) and urlsplit(entry.link or "").scheme in {"http", "https"}
 
 
 def candidate_urls(entries: Sequence[tuple[str, EntryData]]) -> list[str]:
     """The canonical URLs the new entries lead to: what to ask the warehouse about."""
-    return list(dict.fromkeys(canonical_url(e.link or "") for _, e in entries if _fetchable(e)))
+    return list(dict.fromkeys(canonical_url(e.link or "") for _, e in entries if is_fetchable(e)))
 
 
 def plan_pages(
@@ -63,7 +70,7 @@ def plan_pages(
     groups: dict[str, list[tuple[str, EntryData]]] = defaultdict(list)
     first_url: dict[str, str] = {}
     for feed_id, entry in entries:
-        if _fetchable(entry):
+        if is_fetchable(entry):
             key = canonical_url(entry.link or "")
             first_url.setdefault(key, entry.link or "")
             groups[key].append((feed_id, entry))

@@ -309,8 +309,8 @@ def _print_summary(s: RunSummary) -> None:
         )
     if s.spooled:
         out.print(
-            "[yellow]The warehouse was held by another process:[/yellow] this run's batch is"
-            " spooled beside it and loads at the next run; nothing is lost."
+            "[yellow]The warehouse was held by another process:[/yellow] batches of this run"
+            " are spooled beside it and load at the next run; nothing is lost."
         )
     if s.stale_topics:
         out.print(

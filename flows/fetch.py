@@ -1,22 +1,28 @@
-"""The poll's network tasks: feeds and pages fetched in groups of whole hosts, a few
-threads each (the Fetcher keeps every host's limits), each page handed to
-extraction the moment it arrives. Tasks work on a group, never on one article, so
-Prefect's cost per task stays a small share of the run; their large arguments are
-quoted, so Prefect does not walk thousands of pages looking for futures.
+"""The poll's network tasks: feeds polled in groups of whole hosts, a few threads
+each, every feed handed on the moment it is read; pages fetched from a queue the
+run fills as it plans each feed, every page handed to extraction the moment it
+arrives (the Fetcher keeps every host's limits). Tasks work on a group, never on
+one article, so Prefect's cost per task stays a small share of the run; their
+large arguments are quoted, so Prefect does not walk thousands of pages looking
+for futures.
 """
 
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
+from urllib.parse import urlsplit
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.utilities.annotations import quote
 
 from extractors.decide import cache_lifetime, describe_failure, feed_url
@@ -25,20 +31,23 @@ from extractors.feeds import parse_feed
 from extractors.http import Fetcher
 from extractors.models import Entries, FeedPoll, FeedSpec, FeedState, PageFetch
 from extractors.plan import in_turn
-from flows.extract import PageExtractor
 from flows.logs import run_logger
 from flows.progress import progress
 
-__all__ = ["TASK_WORKERS", "fetch_feeds", "fetch_pages", "poll_feed", "unwalked"]
+__all__ = [
+    "FEED_TASKS",
+    "PageQueue",
+    "fetch_feeds",
+    "fetch_page",
+    "fetch_pages",
+    "poll_feed",
+    "unwalked",
+]
 
 T = TypeVar("T")
 X = TypeVar("X")
-TASK_WORKERS = 8  # groups (Prefect tasks) at once; requests in flight are capped by the Fetcher
+FEED_TASKS = 4  # poll-feed-group tasks at once; requests in flight are capped by the Fetcher
 FEED_THREADS = 4  # feeds a poll-feed-group task keeps going
-# Requests a fetch-pages task keeps going: 8 × 2 threads fill the Fetcher's 16 slots.
-# Twice as many waited for the GIL more than for the network: with 4, the flow's
-# process spent 4.4 s of CPU on a poll of 905 pages, with 2, 2.9 s, in the same time.
-PAGE_THREADS = 2
 
 
 def unwalked(value: T) -> T:
@@ -122,65 +131,124 @@ def _label(names: list[str], unit: str = "more") -> str:
 
 @task(name="poll-feed-group", task_run_name="poll {label}", cache_policy=NO_CACHE)
 def poll_group(
-    label: str, feeds: list[tuple[FeedSpec, FeedState | None]], fetcher: Fetcher
+    label: str,
+    feeds: list[tuple[FeedSpec, FeedState | None]],
+    fetcher: Fetcher,
+    sink: Callable[[FeedPoll], None] | None = None,
 ) -> list[FeedPoll]:
-    """Poll a group of feeds concurrently."""
+    """Poll a group of feeds concurrently, each handed to `sink` as soon as it is read."""
 
     def one(feed: tuple[FeedSpec, FeedState | None]) -> FeedPoll:
         result = poll_feed(feed[0], feed[1], fetcher)
         progress().advance("feeds")
+        if sink is not None:
+            sink(result)
         return result
 
     return _threaded(one, feeds, FEED_THREADS)
 
 
 def fetch_feeds(
-    due: Sequence[FeedSpec], states: dict[str, FeedState], fetcher: Fetcher
-) -> list[FeedPoll]:
-    """Every due feed, in at most TASK_WORKERS tasks of whole hosts."""
+    due: Sequence[FeedSpec],
+    states: dict[str, FeedState],
+    fetcher: Fetcher,
+    sink: Callable[[FeedPoll], None] | None = None,
+) -> list[PrefectFuture[list[FeedPoll]]]:
+    """Every due feed, in at most FEED_TASKS tasks of whole hosts, each feed handed to
+    `sink` as it is read; the tasks' futures."""
     progress().start("feeds", len(due))
     feeds = [(s, states.get(s.name)) for s in due]
-    groups = in_turn(feeds, lambda f: feed_url(*f), TASK_WORKERS)
-    futures = [
-        poll_group.submit(_label([s.name for s, _ in g]), unwalked(g), fetcher) for _, g in groups
+    groups = in_turn(feeds, lambda f: feed_url(*f), FEED_TASKS)
+    return [
+        poll_group.submit(_label([s.name for s, _ in g]), unwalked(g), fetcher, unwalked(sink))
+        for _, g in groups
     ]
-    return [p for f in futures for p in f.result()]
 
 
-@task(name="fetch-pages", task_run_name="fetch pages from {label}", cache_policy=NO_CACHE)
-def fetch_page_group(
-    label: str, items: list[tuple[str, Entries]], fetcher: Fetcher, extractor: PageExtractor
-) -> list[PageFetch]:
-    """Fetch a group of hosts' pages (taken in turn), each handed to extraction as soon
-    as it arrives."""
-
-    def fetch(item: tuple[str, Entries]) -> PageFetch:
-        url, entries = item
-        fetched_at = datetime.now(UTC)
-        try:
-            r = fetcher.fetch_page(url)
-            page = PageFetch(url, entries, fetched_at, r.final_url, r.status, r.content)
-        except FetchError as e:
-            run_logger().warning("page %s: %s", redact_url(url), redact(e.reason))
-            page = PageFetch(url, entries, fetched_at, status=e.status, error=e.reason)
-        started = extractor.start(page)  # without its HTML once a worker has it
-        progress().advance("pages")
-        return started
-
-    return _threaded(fetch, items, PAGE_THREADS)
+def fetch_page(url: str, entries: Entries, fetcher: Fetcher) -> PageFetch:
+    """One page, or why it could not be had. Never raises."""
+    fetched_at = datetime.now(UTC)
+    try:
+        r = fetcher.fetch_page(url)
+        return PageFetch(url, entries, fetched_at, r.final_url, r.status, r.content)
+    except FetchError as e:
+        run_logger().warning("page %s: %s", redact_url(url), redact(e.reason))
+        return PageFetch(url, entries, fetched_at, status=e.status, error=e.reason)
 
 
-def fetch_pages(
-    pages: dict[str, Entries], fetcher: Fetcher, extractor: PageExtractor
-) -> list[PageFetch]:
-    """Every page to fetch, in at most TASK_WORKERS tasks of whole hosts."""
-    if pages:
-        progress().start("pages", len(pages))
-    groups: list[tuple[list[str], list[Any]]] = in_turn(
-        list(pages.items()), lambda p: p[0], TASK_WORKERS
-    )
-    futures = [
-        fetch_page_group.submit(_label(hosts, "more hosts"), unwalked(items), fetcher, extractor)
-        for hosts, items in groups
-    ]
-    return [p for f in futures for p in f.result()]
+class PageQueue:
+    """The pages to fetch, added as each feed is planned, fetched by a few threads that
+    take the host whose next request may start soonest (and has a connection free):
+    a thread rarely waits out one host's politeness delay while another host's page
+    is ready. Each page goes to `on_page` as it arrives."""
+
+    def __init__(self, fetcher: Fetcher, on_page: Callable[[PageFetch], None]):
+        self._fetcher = fetcher
+        self._on_page = on_page
+        self._per_host = max(1, fetcher.settings.per_host)
+        self._cond = threading.Condition()
+        self._hosts: dict[str, deque[tuple[str, Entries]]] = {}
+        self._busy: Counter[str] = Counter()  # this queue's requests in flight, by host
+        self._closed = False
+        self.added = 0
+
+    def add(self, pages: Mapping[str, Entries]) -> None:
+        if not pages:
+            return
+        progress().grow("pages", len(pages))
+        with self._cond:
+            for url, entries in pages.items():
+                host = urlsplit(url).netloc.lower()
+                self._hosts.setdefault(host, deque()).append((url, entries))
+            self.added += len(pages)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """No more pages will be added: the threads end once the queue is empty."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def _take(self) -> tuple[str, str, Entries] | None:
+        with self._cond:
+            while True:
+                free = [h for h, q in self._hosts.items() if q and self._busy[h] < self._per_host]
+                if free:
+                    host = min(free, key=self._fetcher.next_start)
+                    url, entries = self._hosts[host].popleft()
+                    if not self._hosts[host]:
+                        del self._hosts[host]
+                    self._busy[host] += 1
+                    return host, url, entries
+                if self._closed and not self._hosts:
+                    return None
+                self._cond.wait()
+
+    def _work(self) -> None:
+        while (item := self._take()) is not None:
+            host, url, entries = item
+            try:
+                try:
+                    page = fetch_page(url, entries, self._fetcher)
+                except Exception as e:  # one broken page must never stop the others
+                    run_logger().exception("page %s: unexpected error", redact_url(url))
+                    page = PageFetch(url, entries, datetime.now(UTC), error=redact(repr(e)))
+                self._on_page(page)
+                progress().advance("pages")
+            finally:
+                with self._cond:
+                    self._busy[host] -= 1
+                    self._cond.notify_all()
+
+    def run(self, threads: int) -> int:
+        """Fetch until closed and empty, on `threads` threads; the pages fetched."""
+        progress().start("pages", 0)
+        _threaded(lambda _: self._work(), list(range(threads)), threads)
+        return self.added
+
+
+@task(name="fetch-pages", cache_policy=NO_CACHE)
+def fetch_pages(queue: PageQueue, threads: int) -> int:
+    """Every page the run plans, fetched as the feeds are planned (PageQueue), for as
+    long as the run adds pages; how many."""
+    return queue.run(threads)

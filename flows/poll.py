@@ -1,14 +1,18 @@
-"""The poll-feeds flow: read the state, fetch, decide, extract and detect, load.
+"""The poll-feeds flow: read the state, then stream: each feed is planned as soon as
+it is read, its new pages fetched and extracted as they come, and the articles
+loaded in batches, each its own transaction.
 
 The flow only moves data: what to poll, which entries are new, which pages to
-fetch and each feed's next state are decided by pure functions in extractors
-(decide, plan), which pages are copies and which story an article joins by
-extractors.dedup inside the load; the warehouse writes what it is handed. The
-network tasks are in flows.fetch; the run's report in flows.summary.
+fetch, what each batch holds and each feed's next state are decided by pure
+code in extractors (decide, stream), which pages are copies and which story an
+article joins by extractors.dedup inside the load; the warehouse writes what it
+is handed. The network tasks are in flows.fetch, extraction in flows.extract,
+the run's report in flows.summary.
 """
 
 from __future__ import annotations
 
+import queue
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,24 +27,23 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from extractors.decide import due_feeds, feed_updates, feeds_to_poll, register_feed
-from extractors.errors import WarehouseError, WarehouseLockedError, redact_url
+from extractors.decide import due_feeds, feeds_to_poll, register_feed
+from extractors.errors import FeedwatchError, WarehouseError, WarehouseLockedError, redact_url
 from extractors.http import Fetcher
 from extractors.models import (
+    Article,
     ArticleRecord,
-    EntryData,
     FeedPoll,
     FeedSpec,
     FeedState,
     PageFetch,
-    PagePlan,
-    PollBatch,
+    TopicMatch,
 )
-from extractors.plan import candidate_urls, first_entries, new_entries, plan_pages
+from extractors.stream import PollLedger, RunInfo
 from extractors.topics import TopicSet
 from flows.alerts import emit_hit_events
-from flows.extract import Extracted, PageExtractor, extract_on_dask
-from flows.fetch import TASK_WORKERS, fetch_feeds, fetch_pages, unwalked
+from flows.extract import DaskExtractor, PageExtractor
+from flows.fetch import FEED_TASKS, PageQueue, fetch_feeds, fetch_pages, unwalked
 from flows.liveness import with_signs_of_life
 from flows.logs import run_logger
 from flows.progress import progress
@@ -120,105 +123,197 @@ def load_spooled(db: str) -> int:
     return loaded
 
 
-@task(name="find-new-entries", cache_policy=NO_CACHE)
-def plan_run(
-    db: str, polls: list[FeedPoll], fetch_feeds: set[str]
-) -> tuple[list[tuple[str, EntryData]], PagePlan]:
-    """Ask the warehouse what it holds of these entries and pages (one read-only
-    session), and decide: the new entries, and the pages to fetch, keep or link."""
-    seen = list(first_entries(polls))
-    if not seen:  # every feed unchanged or failed: nothing to ask the warehouse
-        return [], plan_pages([], fetch_feeds, {})
-    try:
-        with open_warehouse(db, read_only=True) as wh:
-            stored = wh.stored_entries(seen)
-            entries = new_entries(polls, stored)
-            urls = wh.stored_canonical_urls(candidate_urls(entries))
-    except WarehouseError:  # not there yet, or held by a writer: everything is new
-        entries, urls = new_entries(polls, ()), {}
-    return entries, plan_pages(entries, fetch_feeds, urls)
+def lookup(db: str, ledger: PollLedger, polls: list[FeedPoll]) -> tuple[set[Any], dict[str, str]]:
+    """What the warehouse holds of these polls' entries and of the pages they lead to
+    (one short read-only session). While another process writes (a concurrent run's
+    batch), wait a moment; if it goes on, everything counts as new: the load keeps
+    every entry and story once all the same."""
+    seen = ledger.seen(polls)
+    if not seen:  # every feed unchanged or failed: nothing to ask
+        return set(), {}
+    for wait in (*LOOKUP_WAITS, None):
+        try:
+            with open_warehouse(db, read_only=True) as wh:
+                return wh.stored_entries(seen), wh.stored_canonical_urls(ledger.candidates(polls))
+        except WarehouseLockedError:
+            if wait is None:
+                break
+            time.sleep(wait)
+        except WarehouseError:  # not there yet: everything is new
+            break
+    return set(), {}
 
 
-@task(name="extract-and-detect", cache_policy=NO_CACHE)
-def extract_and_detect(
-    pages: list[PageFetch], topics: TopicSet, extractor: PageExtractor | Extracted
-) -> list[ArticleRecord]:
-    """Each page's text (the feed's text when the page has none), matched against the
-    topics as it comes out of extraction (by the worker that extracted it, if any)."""
-    records = []
-    progress().start("articles", len(pages))
-    for page, (article, matches) in zip(pages, extractor.extracted(pages), strict=True):
-        if matches is None:
-            matches = tuple(topics.match(article.title, article.text))
-        records.append(
-            ArticleRecord(
-                article=article,
-                feed_id=page.entries[0][0],
-                entries=page.entries,
-                fetched_at=page.fetched_at,
-                fetch_status=page.status,
-                fetch_error=page.error,
-                matches=matches,
-            )
-        )
-        progress().advance("articles")
-    return records
-
-
-@task(name="load-batch", cache_policy=NO_CACHE)
-def load_batch(db: str, staged: StagedBatch) -> tuple[LoadResult | None, list[FeedHealth]]:
-    """Load the staged batch in one transaction. While another process holds the file (an
-    analyst's query, for a moment), wait and try again; if it still does, spool the batch
-    for the next run. A held warehouse is expected, not a failure: no failed task."""
-    progress().start("load", 1)
+@task(name="load-batch", task_run_name="load batch {n}", cache_policy=NO_CACHE)
+def load_batch(
+    db: str, staged: StagedBatch, n: int, final: bool = False
+) -> tuple[LoadResult | None, list[FeedHealth]]:
+    """Load the staged batch in one transaction (with the run's last, read the feeds'
+    health). While another process holds the file (an analyst's query, for a moment),
+    wait and try again; if it still does, spool the batch for the next run. A held
+    warehouse is expected, not a failure: no failed task."""
     for wait in (*LOAD_WAITS, None):
         try:
             with open_warehouse(db) as wh:
-                loaded = wh.load(staged), wh.feed_health()
-            progress().advance("load")
-            return loaded
+                return wh.load(staged), wh.feed_health() if final else []
         except WarehouseLockedError as e:
             if wait is None:
                 path = spool.write(db, staged.batch)
                 run_logger().warning("%s; batch kept in %s, to load at the next run", e, path)
-                progress().advance("load")
                 return None, []
             time.sleep(wait)
     raise AssertionError("unreachable")
 
 
-def fetch_and_extract(
-    plan: PagePlan,
-    fetcher: Fetcher,
-    topics: TopicSet,
-    summary: RunSummary,
-    *,
-    workers: int | None,
-    dask_address: str | None,
-) -> tuple[list[PageFetch], list[ArticleRecord]]:
-    """The planned pages fetched (and those already stored kept), extracted as they
-    arrive (or on Dask), and matched against the topics."""
-    # Only fetched pages go to the workers: kept ones (no page fetched) have no HTML.
-    with PageExtractor(len(plan.fetch), 1 if dask_address else workers, topics) as ex:
-        pages = fetch_pages(plan.fetch, fetcher, ex)
-        summary.mark("pages fetched")
-        pages += [PageFetch(url, items, datetime.now(UTC)) for url, items in plan.keep.items()]
-        source = (
-            Extracted(extract_on_dask(pages, dask_address, workers))
-            if dask_address and pages
-            else ex
+Event = tuple[
+    str, Any
+]  # ("poll", FeedPoll) or ("page", ArticleRecord) or ("failed", BaseException)
+
+
+class Stream:
+    """The run's loop, on the flow's own thread: it plans each feed as it is read,
+    puts its pages in the fetch queue, collects the extracted articles, and loads
+    them in batches, every BATCH_ARTICLES articles or BATCH_SECONDS after the first
+    waiting one, whichever comes first. Planning and loading take turns on this one
+    thread, so a page loaded is never planned again and a page under way is never
+    fetched twice."""
+
+    def __init__(
+        self,
+        db: str,
+        ledger: PollLedger,
+        extractor: PageExtractor | DaskExtractor,
+        summary: RunSummary,
+        feeds: int,
+    ):
+        self.db, self.ledger, self.extractor, self.summary = db, ledger, extractor, summary
+        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self.feeds_left = feeds
+        self.health: list[FeedHealth] = []
+        self._waiting_since: float | None = None
+        self.pages: PageQueue | None = None
+
+    # Called from other threads: they only queue.
+    def polled(self, poll: FeedPoll) -> None:
+        self.events.put(("poll", poll))
+
+    def page(self, page: PageFetch) -> None:
+        try:
+            self.extractor.submit(page, self.extracted, self.failed)
+        except BaseException as e:  # reported to the loop, which would wait for it forever
+            self.failed(page, e)
+            raise
+
+    def extracted(self, page: PageFetch, article: Article, matches: tuple[TopicMatch, ...]) -> None:
+        record = ArticleRecord(
+            article=article,
+            feed_id=page.entries[0][0],
+            entries=page.entries,
+            fetched_at=page.fetched_at,
+            fetch_status=page.status,
+            fetch_error=page.error,
+            matches=matches,
         )
-        records = extract_and_detect(unwalked(pages), topics, source) if pages else []
-    summary.mark("pages extracted")
-    return pages, records
+        self.events.put(("page", (page.url, record)))
+        progress().advance("articles")
+
+    def failed(self, page: PageFetch, error: BaseException) -> None:
+        self.events.put(("failed", (page, error)))
+
+    def run(self, pages: PageQueue) -> None:
+        """Until every feed is read and every page planned is loaded."""
+        self.pages = pages
+        progress().start("articles", 0)
+        if not self.feeds_left:
+            pages.close()
+        while True:
+            events = self._next()
+            polls = [value for kind, value in events if kind == "poll"]
+            if polls:  # the feeds read meanwhile are planned together: one lookup
+                self._plan(polls)
+            for kind, value in events:
+                if kind == "page":
+                    self.ledger.done(*value)
+                    if self._waiting_since is None:
+                        self._waiting_since = time.monotonic()
+                elif kind == "failed":
+                    page, error = value
+                    raise FeedwatchError(f"page {redact_url(page.url)}: {error}") from error
+            self.extractor.pump()
+            over = not self.feeds_left and not self.ledger.under_way
+            waited = self._waiting_since is not None and (
+                time.monotonic() - self._waiting_since >= BATCH_SECONDS
+            )
+            if over or waited or self.ledger.ready >= BATCH_ARTICLES:
+                self._load(final=over)
+            if over:
+                return
+
+    def _next(self) -> list[Event]:
+        """The events so far, waiting a moment for one."""
+        wait = PUMP_SECONDS
+        if self._waiting_since is not None:
+            wait = min(wait, max(0.0, self._waiting_since + BATCH_SECONDS - time.monotonic()))
+        try:
+            events = [self.events.get(timeout=wait)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                events.append(self.events.get_nowait())
+            except queue.Empty:
+                return events
+
+    def _plan(self, polls: list[FeedPoll]) -> None:
+        stored, urls = lookup(self.db, self.ledger, polls)
+        fetch, keep = self.ledger.plan(polls, stored, urls)
+        self.feeds_left -= len(polls)
+        self.extractor.expect(len(fetch) + len(keep))
+        progress().grow("articles", len(fetch) + len(keep))
+        assert self.pages is not None
+        self.pages.add(fetch)
+        now = datetime.now(UTC)
+        for url, entries in keep.items():  # no page: the feed's own text, extracted here
+            self.page(PageFetch(url, entries, now))
+        if not self.feeds_left:
+            self.pages.close()
+        if "first feed planned" not in self.summary.timeline:
+            self.summary.mark("first feed planned")
+
+    def _load(self, *, final: bool) -> None:
+        self._waiting_since = None
+        batch = self.ledger.take()
+        if batch is None:
+            return
+        n = batch.seq + 1
+        loaded, health = load_batch(self.db, unwalked(stage(batch)), n, final)
+        self.summary.add(batch, loaded)
+        if final:
+            self.health = health
+        progress().advance("load")
+
+
+def _extractor(
+    topics: TopicSet, workers: int | None, dask_address: str | None
+) -> PageExtractor | DaskExtractor:
+    if dask_address:
+        return DaskExtractor(dask_address, workers, topics)
+    return PageExtractor(0, workers, topics)
+
+
+BATCH_ARTICLES = 200  # a batch loads once this many articles wait,
+BATCH_SECONDS = 2.0  # or this long after the first of them came, whichever is first
+PUMP_SECONDS = 0.25  # the loop looks at the clock at least this often
+LOOKUP_WAITS = (0.1, 0.3, 1.0)  # seconds between lookups while another process writes
 
 
 def _run_name() -> str:
     return f"poll {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
 
 
-# Fetching is I/O: threads overlap the waiting. Bounded (Prefect's default is not).
-_TASK_RUNNER: TaskRunner[Any] = ThreadPoolTaskRunner(max_workers=TASK_WORKERS)
+# Fetching is I/O: threads overlap the waiting. Bounded (Prefect's default is not):
+# the feed groups, and the page queue's task beside them.
+_TASK_RUNNER: TaskRunner[Any] = ThreadPoolTaskRunner(max_workers=FEED_TASKS + 1)
 
 
 @flow(name="poll-feeds", flow_run_name=_run_name, task_runner=_TASK_RUNNER)
@@ -233,7 +328,8 @@ def poll_feeds(
     dask_address: str | None = None,
     data_path: str | None = None,
 ) -> RunSummary:
-    """Poll every due feed once (all enabled feeds with poll_all) and load what is new.
+    """Poll every due feed once (all enabled feeds with poll_all) and load what is new,
+    in batches as it comes.
 
     extract_workers: processes extracting pages (default: every core once a run has
     enough pages to pay for starting them; 1: in the flow's process).
@@ -253,29 +349,34 @@ def poll_feeds(
     run_logger().info(
         "%d of %d feeds due", summary.feeds_due, summary.feeds_due + summary.feeds_skipped
     )
-    with Fetcher(config.http) as fetcher:
-        polls = fetch_feeds(due, known.states, fetcher)
-        summary.mark("feeds fetched")
-        entries, plan = plan_run(db, unwalked(polls), {s.name for s in due if s.fetch_pages})
-        summary.mark("new entries found")
-        pages, records = fetch_and_extract(
-            plan, fetcher, topics, summary, workers=extract_workers, dask_address=dask_address
-        )
-    batch = PollBatch(
-        run_id=summary.run_id,
-        started_at=started,
-        feeds=tuple(register_feed(s, known.states.get(s.name)) for s in config.feeds),
-        feed_source=feed_source,
-        polls=tuple(polls),
-        updates=tuple(feed_updates(polls, known.states, entries)),
-        new_entries=tuple(entries),
-        articles=tuple(records),
-        linked=plan.linked,
-        topics=tuple(ct.topic for ct in topics),
-        flow_run_id=summary.flow_run_id,
+    ledger = PollLedger(
+        RunInfo(
+            run_id=summary.run_id,
+            started_at=started,
+            feeds=tuple(register_feed(s, known.states.get(s.name)) for s in config.feeds),
+            feed_source=feed_source,
+            topics=tuple(ct.topic for ct in topics),
+            flow_run_id=summary.flow_run_id,
+        ),
+        known.states,
+        {s.name for s in due if s.fetch_pages},
     )
-    loaded, health = load_batch(db, unwalked(stage(batch)))  # staged before the file is opened
-    summary.finish(batch, loaded, health, pages_fetched=len(pages) - len(plan.keep))
+    with (
+        Fetcher(config.http) as fetcher,
+        _extractor(topics, extract_workers, dask_address) as extractor,
+    ):
+        stream = Stream(db, ledger, extractor, summary, len(due))
+        pages = PageQueue(fetcher, stream.page)
+        fetching = fetch_pages.submit(unwalked(pages), fetcher.settings.max_concurrency)
+        polling = fetch_feeds(due, known.states, fetcher, stream.polled)
+        try:
+            stream.run(pages)
+        finally:
+            pages.close()
+        fetching.result()
+        for f in polling:
+            f.result()
+    summary.finish(stream.health, pages_fetched=pages.added)
     _publish(summary)
     return summary
 

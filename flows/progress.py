@@ -38,6 +38,9 @@ class Reporter:
     def advance(self, step: str, n: int = 1) -> None:
         pass
 
+    def grow(self, step: str, n: int) -> None:
+        """`n` more to do in a step whose total is found as it goes."""
+
     def close(self) -> None:
         pass
 
@@ -63,11 +66,20 @@ class Lines(Reporter):
             if state is None:
                 return
             state[0] += n
-            done, total, last = state
+            done, total, last = state[:3]
             now = time.monotonic()
-            if done >= total or now - last >= self.every:
+            # A step whose total grows as it goes (len(state) > 3) is not done when
+            # it catches up: only the clock prints it.
+            if (done >= total and len(state) == 3) or now - last >= self.every:
                 state[2] = now
                 self._print(f"{step}: {int(done)}/{int(total)}{' done' if done >= total else ''}")
+
+    def grow(self, step: str, n: int) -> None:
+        with self._lock:
+            state = self._steps.get(step)
+            if state is not None:
+                state[1] += n
+                state[3:] = [1]
 
     def _print(self, text: str) -> None:
         self.stream.write(f"feedwatch: {text}\n")
@@ -111,6 +123,16 @@ class Bars(Reporter):
         task = self._tasks.get(step)
         if task is not None:
             self._progress.advance(task, n)
+
+    def grow(self, step: str, n: int) -> None:
+        with self._lock:
+            task = self._tasks.get(step)
+            if task is not None:
+                total = self._progress.tasks[self._tasks_index(task)].total or 0
+                self._progress.update(task, total=total + n)
+
+    def _tasks_index(self, task: TaskID) -> int:
+        return [t.id for t in self._progress.tasks].index(task)
 
 
 def _console_handlers() -> list[Any]:

@@ -90,7 +90,7 @@ class RunSummary:
     duplicate_articles: int = 0
     hits: Rows[Hit] = field(default_factory=Rows)
     unhealthy: Rows[FeedHealth] = field(default_factory=Rows)
-    spooled: bool = False  # the warehouse was held: the batch waits in the spool
+    spooled: bool = False  # the warehouse was held: a batch waits in the spool
     spooled_loaded: int = 0  # batches of earlier runs loaded at the start of this one
     stale_topics: list[str] = field(default_factory=list)  # changed since the last rescore
     seconds: float = 0.0
@@ -98,6 +98,7 @@ class RunSummary:
     # where the time of a run went (feeds, pages, extraction, load).
     timeline: dict[str, float] = field(default_factory=dict)
     events: int = 0  # alert events emitted: one per new story per topic
+    batches: int = 0  # batches loaded (or spooled): a run loads as it goes
     _t0: float = field(default=0.0, repr=False)
 
     def start(self, spooled_loaded: int, due: int, known: int, t0: float) -> None:
@@ -110,32 +111,34 @@ class RunSummary:
         """Seconds from the start of the run to the end of this step."""
         self.timeline[step] = round(time.monotonic() - self._t0, 2)
 
-    def finish(
-        self,
-        batch: PollBatch,
-        loaded: LoadResult | None,
-        health: list[FeedHealth],
-        *,
-        pages_fetched: int,
-    ) -> None:
-        """What the run did, once its batch is loaded (or spooled: loaded is None)."""
-        self.mark("loaded")
+    def add(self, batch: PollBatch, loaded: LoadResult | None) -> None:
+        """What one of the run's batches did, once loaded (or spooled: loaded is None)."""
+        if not self.batches:
+            self.mark("first batch loaded")
+        self.batches += 1
         result = loaded or LoadResult()
         polls = batch.polls
-        self.spooled = loaded is None
-        self.feeds_polled = len(polls)
-        self.not_modified = sum(p.status == 304 for p in polls)
-        self.failed = Rows((p.feed.name, p.error or "") for p in polls if not p.ok)
-        self.entries_seen = sum(len(p.entries) for p in polls)
-        self.new_entries = result.new_entries
-        self.pages_fetched = pages_fetched
-        self.new_articles = result.new_articles
-        self.duplicate_articles = result.duplicate_articles
-        self.hits = Rows(result.hits)
-        self.unhealthy = Rows(h for h in health if h.needs_care)
-        self.stale_topics = topics_to_rescore(
-            batch.topics, result.topic_versions, result.has_articles
+        self.spooled = self.spooled or loaded is None
+        self.feeds_polled += len(polls)
+        self.not_modified += sum(p.status == 304 for p in polls)
+        self.failed = Rows(
+            [*self.failed, *((p.feed.name, p.error or "") for p in polls if not p.ok)]
         )
+        self.entries_seen += sum(len(p.entries) for p in polls)
+        self.new_entries += result.new_entries
+        self.new_articles += result.new_articles
+        self.duplicate_articles += result.duplicate_articles
+        self.hits = Rows([*self.hits, *result.hits])
+        if loaded is not None:
+            self.stale_topics = topics_to_rescore(
+                batch.topics, result.topic_versions, result.has_articles
+            )
+
+    def finish(self, health: list[FeedHealth], *, pages_fetched: int) -> None:
+        """The run is over: every batch loaded (or spooled)."""
+        self.mark("loaded")
+        self.pages_fetched = pages_fetched
+        self.unhealthy = Rows(h for h in health if h.needs_care)
         self.seconds = round(time.monotonic() - self._t0, 2)
 
     def hits_per_topic(self) -> dict[str, int]:
@@ -186,8 +189,8 @@ def summary_markdown(s: RunSummary) -> str:
         lines += [
             "## Warehouse busy",
             "",
-            "Another process held the warehouse: this batch waits in the spool and loads at the"
-            " next run. The counts above are what the next run will load, at most.",
+            "Another process held the warehouse: batches of this run wait in the spool and load"
+            " at the next run. The counts above leave them out.",
             "",
         ]
     if s.stale_topics:

@@ -7,11 +7,12 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import corpora
-from extractors.models import EntryData, PageFetch
+from extractors.models import Article, EntryData, PageFetch
 from flows.extract import POOL_MIN_PAGES, PageExtractor, extract_on_dask, extract_pages
 from flows.settings import load_topics
 
@@ -75,16 +76,18 @@ def test_workers_match_the_topics_as_the_flow_would() -> None:
         [(f"https://news.example/{f.name}", gzip.decompress(f.read_bytes())) for f in files]
     )
     topics = load_topics(ROOT / "topics.yaml")
+    matched: dict[str, tuple[Any, ...]] = {}
+
+    def done(page: PageFetch, article: Article, matches: tuple[Any, ...]) -> None:
+        matched[page.url] = matches
+
     with PageExtractor(len(pages), workers=2, topics=topics) as extractor:
+        assert extractor.workers == 2
         for page in pages:
-            extractor.start(page)
-        extracted = list(extractor.extracted(pages))
-    assert all(matches is not None for _, matches in extracted)  # none left to the flow
+            extractor.submit(page, done)
     in_line = [tuple(topics.match(a.title, a.text)) for a in extract_pages(pages, workers=1)]
-    assert [matches for _, matches in extracted] == in_line
+    assert [matched[p.url] for p in pages] == in_line
     assert sum(1 for ms in in_line if ms) >= 5  # articles with terms of a topic, to compare
-    with PageExtractor(len(pages), workers=1, topics=topics) as extractor:
-        assert all(matches is None for _, matches in extractor.extracted(pages[:3]))
 
 
 def test_workers_that_cannot_start_leave_the_pages_to_be_extracted_in_line() -> None:
@@ -92,7 +95,7 @@ def test_workers_that_cannot_start_leave_the_pages_to_be_extracted_in_line() -> 
     # breaks, and the pages are extracted in line all the same.
     script = """
 from datetime import UTC, datetime
-from extractors.models import EntryData, PageFetch
+from extractors.models import Article, EntryData, PageFetch
 from flows.extract import extract_pages
 html = b"<html><body><article><p>" + b"North Korea sent troops to Kursk. " * 40 + b"</p></article></body></html>"
 entry = EntryData("g", "https://n.example/1", "T", None, None, None, None)

@@ -94,7 +94,7 @@ def page_requested(site: SiteServer) -> bool:
     [
         # Pages extracted by worker processes (a fork server and its workers).
         (["--extract-workers", "2"], lambda n, site: n >= 4 and page_requested(site)),
-        # Pages extracted on a Dask cluster of this machine, once they are all fetched.
+        # Pages extracted on a Dask cluster of this machine, as they are fetched.
         (["--dask", "local"], lambda n, site: n >= 4),
     ],
     ids=["extraction-workers", "dask-local"],
@@ -107,7 +107,7 @@ def test_a_killed_run_leaves_no_process_and_the_next_run_marks_it_crashed(
     extract: list[str],
     started: Callable[[int, SiteServer], bool],
 ) -> None:
-    # Dask starts once the last page is in: its run's pages come at once.
+    # The demo site's quick pages: a Dask cluster takes longer to start than they do.
     site = demo_server().start() if "--dask" in extract else slow_site
     try:
         feeds = write_feeds(tmp_path / "feeds.yaml", {"demo": site.url(RSS_PATH)})

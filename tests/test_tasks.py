@@ -5,15 +5,16 @@ responses, not HTTP (test_http.py and test_hostile.py test that, over loopback).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from extractors.http import Fetcher, HttpSettings, Transport
-from extractors.models import Entries, EntryData, FeedSpec, FeedState
+from extractors.models import Article, Entries, EntryData, FeedSpec, FeedState, PageFetch
 from flows.extract import PageExtractor
-from flows.fetch import fetch_page_group, poll_group
+from flows.fetch import PageQueue, poll_group
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -77,28 +78,46 @@ def test_a_feed_group_reads_every_feed_and_records_each_failure() -> None:
     assert all(h["User-Agent"].startswith("feedwatch/") for _, h in requests)
 
 
-def test_a_page_group_fetches_each_page_and_keeps_its_entries() -> None:
+def test_the_page_queue_fetches_each_page_and_keeps_its_entries() -> None:
     requests: list[Request] = []
     now = datetime.now(UTC)
     urls = [
         "http://herald.test/pages/jsonld-news.html",
         "http://herald.test/pages/missing.html",
+        "http://other.test/pages/jsonld-news.html",
     ]
-    items: list[tuple[str, Entries]] = [
-        (url, (("wire", EntryData(f"g{i}", url, "Entry", now, None, None, None)),))
+    items: dict[str, Entries] = {
+        url: (("wire", EntryData(f"g{i}", url, "Entry", now, None, None, None)),)
         for i, url in enumerate(urls)
-    ]
+    }
+    got: dict[str, tuple[PageFetch, Article]] = {}
+
+    def done(page: PageFetch, article: Article, _: object) -> None:
+        got[page.url] = page, article
+
     with (
         Fetcher(HttpSettings(host_delay=0), transport=_site(requests)) as fetcher,
-        PageExtractor(expected=len(items), workers=1) as extractor,
+        PageExtractor(workers=1) as extractor,
     ):
-        pages = fetch_page_group.fn("herald.test", items, fetcher, extractor)
-        articles = list(extractor.articles(pages))
-    assert [p.url for p in pages] == urls
-    assert [p.entries for p in pages] == [entries for _, entries in items]
-    found, missing = pages
-    assert found.status == 200 and found.html and found.error is None
-    assert missing.status == 404 and missing.html is None and missing.error == "HTTP 404"
+        queue = PageQueue(fetcher, lambda page: extractor.submit(page, done))
+        queue.add(dict(list(items.items())[:2]))
+
+        # Pages added while the threads run (a feed planned later) are fetched too.
+        def later() -> None:
+            queue.add(dict(list(items.items())[2:]))
+            queue.close()
+
+        adding = threading.Timer(0.2, later)
+        adding.start()
+        assert queue.run(threads=2) == 3
+        adding.join()
+    assert sorted(got) == sorted(urls)
+    assert all(got[u][0].entries == items[u] for u in urls)
+    found, missing = got[urls[0]][0], got[urls[1]][0]
+    assert found.status == 200 and found.error is None
+    assert found.html is None  # handed on without its HTML once extracted
+    assert missing.status == 404 and missing.error == "HTTP 404"
     golden = json.loads((DATA / "pages" / "jsonld-news.json").read_text(encoding="utf-8"))
-    assert articles[0].text == golden["text"] and articles[0].title == golden["title"]
-    assert articles[1].text_source != "extracted"  # no page: the feed's text, or nothing
+    article = got[urls[0]][1]
+    assert article.text == golden["text"] and article.title == golden["title"]
+    assert got[urls[1]][1].text_source != "extracted"  # no page: the feed's text, or nothing

@@ -151,12 +151,22 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY,          -- feedwatch's id for one poll cycle
     flow_run_id VARCHAR,                 -- the Prefect flow run, when run under Prefect
     started_at TIMESTAMPTZ NOT NULL,     -- when the run started
-    finished_at TIMESTAMPTZ NOT NULL,    -- when its batch was loaded
+    finished_at TIMESTAMPTZ NOT NULL,    -- when its last batch was loaded
     feeds_polled INTEGER NOT NULL,       -- feeds fetched in this run
     feeds_failed INTEGER NOT NULL,       -- feeds whose fetch or parse failed
     feeds_not_modified INTEGER NOT NULL, -- feeds that answered 304 Not Modified
     new_entries INTEGER NOT NULL,        -- entries stored for the first time
     new_articles INTEGER NOT NULL,       -- articles stored for the first time
+    hits INTEGER NOT NULL                -- new topic matches with matched = true
+);
+
+CREATE TABLE IF NOT EXISTS run_batches (
+    run_id VARCHAR NOT NULL,             -- the poll run (runs.run_id)
+    batch INTEGER NOT NULL,              -- its place in the run: 0 for the first; a run loads as it goes
+    loaded_at TIMESTAMPTZ NOT NULL,      -- when the batch was loaded (committed)
+    feeds_polled INTEGER NOT NULL,       -- feeds whose polls this batch completed
+    new_entries INTEGER NOT NULL,        -- entries it stored for the first time
+    new_articles INTEGER NOT NULL,       -- articles it stored for the first time
     hits INTEGER NOT NULL                -- new topic matches with matched = true
 );
 

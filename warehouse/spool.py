@@ -35,7 +35,7 @@ def spool_dir(db: str | Path) -> Path:
 def write(db: str | Path, batch: PollBatch) -> Path:
     folder = spool_dir(db)
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{batch.started_at:%Y%m%dT%H%M%S}-{batch.run_id}.batch"
+    final = folder / f"{batch.started_at:%Y%m%dT%H%M%S}-{batch.run_id}-{batch.seq:05d}.batch"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".writing-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -75,16 +75,14 @@ class DuckDBWarehouse(FeedStore, ArticleStore, TopicStore, Reads):
                 raise WarehouseError(f"{where}: {e}") from e
 
     def load(self, staged: StagedBatch) -> LoadResult:
-        """Load a whole poll run in one transaction (stage it first, staging.stage, to
+        """Load a poll run's batch in one transaction (stage it first, staging.stage, to
         keep the conversion out of the time the file is locked)."""
         batch = staged.batch
         result = LoadResult()
         now = datetime.now(UTC)
         with transaction(self.con):
-            if self.con.execute(
-                "SELECT count(*) FROM runs WHERE run_id = ?", [batch.run_id]
-            ).fetchall()[0][0]:
-                return result  # loaded before (a spooled batch whose file outlived its commit)
+            if self._loaded_before(batch.run_id, batch.seq):
+                return result  # a spooled batch whose file outlived its commit
             self._register_topics(batch.topics, now)
             self._register_feeds(batch.feeds, batch.feed_source, now)
             self._record_polls(batch)
@@ -98,8 +96,31 @@ class DuckDBWarehouse(FeedStore, ArticleStore, TopicStore, Reads):
             result.has_articles = self.count_articles() > 0
         return result
 
+    def _loaded_before(self, run_id: str, seq: int) -> bool:
+        # A run's first batch makes its runs row; batches spooled before run_batches
+        # existed are all first batches.
+        row = self.con.execute(
+            "SELECT (SELECT count(*) FROM run_batches WHERE run_id = $1 AND batch = $2)"
+            " + (SELECT count(*) FROM runs WHERE run_id = $1 AND $2 = 0)",
+            [run_id, seq],
+        ).fetchall()[0]
+        return bool(row[0])
+
     def _record_run(self, staged: StagedBatch, now: datetime, result: LoadResult) -> None:
+        """The batch in run_batches, and its counts added to its run's row."""
         batch = staged.batch
+        counts = {
+            "feeds_polled": len(batch.polls),
+            "new_entries": result.new_entries,
+            "new_articles": result.new_articles,
+            "hits": len(result.hits),
+        }
+        self._stage(
+            "batch_of_run",
+            "run_batches",
+            [{"run_id": batch.run_id, "batch": batch.seq, "loaded_at": now, **counts}],
+        )
+        self.con.execute("INSERT INTO run_batches BY NAME SELECT * FROM batch_of_run")
         self._stage(
             "batch_run",
             "runs",
@@ -109,16 +130,17 @@ class DuckDBWarehouse(FeedStore, ArticleStore, TopicStore, Reads):
                     "flow_run_id": batch.flow_run_id,
                     "started_at": batch.started_at,
                     "finished_at": now,
-                    "feeds_polled": len(batch.polls),
                     "feeds_failed": sum(not p.ok for p in batch.polls),
                     "feeds_not_modified": sum(p.status == 304 for p in batch.polls),
-                    "new_entries": result.new_entries,
-                    "new_articles": result.new_articles,
-                    "hits": len(result.hits),
+                    **counts,
                 }
             ],
         )
+        sums = ", ".join(
+            f"{c} = runs.{c} + b.{c}" for c in ("feeds_failed", "feeds_not_modified", *counts)
+        )
         self.con.execute(
             "MERGE INTO runs USING batch_run AS b ON runs.run_id = b.run_id"
+            f" WHEN MATCHED THEN UPDATE SET finished_at = b.finished_at, {sums}"
             " WHEN NOT MATCHED THEN INSERT BY NAME"
         )
