@@ -146,6 +146,10 @@ class Outlets:
         value = self._ask("first")
         return float(value) if value else None
 
+    def requests(self) -> list[tuple[float, str]]:
+        """(time.monotonic(), path) of every request since the mark, in order."""
+        return [(t, p) for t, p in json.loads(self._ask("requests"))]
+
     def __exit__(self, *exc: object) -> None:
         self.process.kill()  # stopping 150 servers one by one takes a minute
         self.process.wait()
@@ -163,15 +167,19 @@ def main() -> None:
     servers = serve(bodies, args.pages, args.hosts, args.feeds_per_host, args.busiest)
     print(json.dumps(feeds_of(servers, args.feeds_per_host, args.busiest)), flush=True)
     # Questions on standard input, until killed: "mark" forgets what was served,
-    # "first" answers when the first response since then was sent.
+    # "first" answers when the first response since then was sent, "requests" lists them.
     for line in sys.stdin:
         if line.strip() == "mark":
             for s in servers:
                 s.spans.clear()
+                s.requests.clear()
             print("ok", flush=True)
         elif line.strip() == "first":
             ends = [b for s in servers for _, b in list(s.spans)]
             print(min(ends) if ends else "", flush=True)
+        elif line.strip() == "requests":  # since the mark: [[time, path], …]
+            starts = sorted((t, path) for s in servers for path, _, t in list(s.requests))
+            print(json.dumps(starts), flush=True)
     threading.Event().wait()
 
 

@@ -28,6 +28,8 @@ class ProcessUse:
         self._cpu: dict[int, tuple[str, float]] = {}
         self._cpu0: dict[int, float] = {}
         self._own = 0.0  # CPU seconds of the sampling thread itself
+        # (time.monotonic(), CPU seconds of every process seen so far): the run's timeline.
+        self.samples: list[tuple[float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -83,3 +85,4 @@ class ProcessUse:
             self.process_peak[p.pid] = (role, max(peak, info.rss))
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_pss = max(self.peak_pss, pss_sum)
+        self.samples.append((time.monotonic(), sum(c for _, c in self._cpu.values())))

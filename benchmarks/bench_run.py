@@ -2,7 +2,7 @@
 trafilatura loop of the same pages measured in the same run.
 
     FEEDWATCH_CORPORA=../shared/corpora python benchmarks/bench_run.py
-        [--copies 2] [--hosts 100] [--busiest 8] [--repeat 3] [--big 10000]
+        [--copies 2] [--hosts 100] [--busiest 8] [--repeat 3] [--big 10000] [--timeline]
 
 The 481 pages of trafilatura's evaluation corpus (development half), `--copies`
 times over under different URLs, served on loopback by `--hosts` outlets on their
@@ -104,7 +104,36 @@ def one_run(env: dict[str, str], feeds: Path, db: Path, outlets: Outlets) -> dic
         "first": (found[0] - answered) if found and answered else float("nan"),
         "pss": use.peak_pss,
         "articles": stored[0] if stored else 0,
+        "timeline": timeline(started, wall, use.samples, outlets.requests(), found),
+        "cpu": use.cpu_by_role(),
     }
+
+
+def timeline(
+    t0: float,
+    wall: float,
+    cpu: list[tuple[float, float]],
+    requests: list[tuple[float, str]],
+    found: list[float],
+) -> list[str]:
+    """Per second of the run: feeds and pages requested, CPU of feedwatch's processes
+    (2.0: both cores), and when the first article could be read."""
+    rows = []
+    for second in range(int(wall) + 1):
+        lo, hi = t0 + second, t0 + second + 1
+        feeds = sum(lo <= t < hi and p.endswith(".xml") for t, p in requests)
+        pages = sum(lo <= t < hi and not p.endswith(".xml") for t, p in requests)
+        inside = [(t, c) for t, c in cpu if lo <= t < hi]
+        used = (
+            (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+            if len(inside) > 1
+            else 0.0
+        )
+        first = " ← first article queryable" if found and lo <= found[0] < hi else ""
+        rows.append(
+            f"    {second:3d}–{second + 1:<3d} s  feeds {feeds:3d}  pages {pages:4d}  CPU {used:4.2f}{first}"
+        )
+    return rows
 
 
 def serial(bodies: list[bytes]) -> float:
@@ -121,6 +150,7 @@ def main() -> None:
     parser.add_argument("--busiest", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--big", type=int, default=0, help="pages of a memory run (0: none)")
+    parser.add_argument("--timeline", action="store_true", help="print the median run's timeline")
     args = parser.parse_args()
     bodies = eval_pages()
     pages = len(bodies) * args.copies
@@ -146,12 +176,17 @@ def main() -> None:
                         f"  run {r + 1}: {run['wall']:.1f} s, serial loop {run['serial']:.1f} s"
                         f" ({run['wall'] / run['serial']:.2f}); first article"
                         f" {run['first']:.1f} s after the first feed's answer; peak"
-                        f" {run['pss'] / 2**20:.0f} MiB; {run['articles']} articles",
+                        f" {run['pss'] / 2**20:.0f} MiB; {run['articles']} articles; CPU s "
+                        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(run["cpu"].items())),
                         file=sys.stderr,
                     )
             ratio = statistics.median(r["wall"] / r["serial"] for r in runs)
             first = statistics.median(r["first"] for r in runs)
             peak = statistics.median(r["pss"] for r in runs)
+            if args.timeline:
+                middle = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
+                print("  the median run, second by second:")
+                print("\n".join(middle["timeline"]))
             print(f"  feedwatch run / serial loop:        {ratio:.2f}  (goal ≤ 0.65)")
             print(f"  first article queryable after:      {first:.1f} s  (goal ≤ 5 s)")
             print(f"  peak memory, all its processes:     {peak / 2**20:.0f} MiB  (goal < 1 GiB)")

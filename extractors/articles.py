@@ -205,11 +205,22 @@ def _page_date(value: str | None) -> datetime | None:
 LANGUAGE_PREFIX = 600
 
 
+_MODEL_LOCK = threading.Lock()
+_model_loaded = False
+
+
 def detect_language(text: str, html: bytes | None = None) -> str | None:
     """ISO 639-1 code of the text; the page's <html lang> when the text is too short."""
     if len(text) >= 40:
         import py3langid  # loads its model on first use (~0.7 s), so only when needed
 
+        global _model_loaded
+        if not _model_loaded:
+            # py3langid loads its model lazily without a lock: threads extracting their
+            # first pages at once each loaded their own (16 fetch threads: 15 s of CPU).
+            with _MODEL_LOCK:
+                py3langid.classify("Load the model once.")
+                _model_loaded = True
         lang, _score = py3langid.classify(text[:LANGUAGE_PREFIX])
         return str(lang)
     if html:

@@ -62,18 +62,21 @@ class HttpSettings:
     max_page_bytes: int = 5 * 1024 * 1024
     max_concurrency: int = 16  # requests in flight, all hosts together
     per_host: int = 2  # requests in flight to one host
-    host_delay: float = 1.0  # seconds between the starts of two requests to one host
+    host_delay: float = 1.0  # seconds between the starts of two page requests to one host
     user_agent: str = USER_AGENT
 
 
 class HostGate:
     """Politeness, in-process: at most `per_host` requests to a host at once, and
-    at least `delay` seconds between the starts of two of them; at most `total`
-    requests in flight overall. (Prefect's global limits are too slow for this.)
+    at least `delay` seconds between the starts of two paced ones (article pages);
+    at most `total` requests in flight overall. (Prefect's global limits are too
+    slow for this.)
 
-    A request whose answer was 304 Not Modified gives its wait back (`Turn.waive`):
-    the host sent nothing, so its next request may start at once. An outlet's
-    unchanged feeds are then checked one after another, not a delay apart.
+    Feeds are not paced, only held to `per_host` at once: a feed is a small document
+    made to be polled, which feed readers fetch without a delay, and an outlet's
+    section feeds polled a second apart kept its pages waiting behind them. Crawling
+    the pages is what the delay is for. A paced request whose answer was 304 Not
+    Modified gives its wait back (`Turn.waive`): the host sent nothing.
     """
 
     def __init__(self, total: int, per_host: int, delay: float):
@@ -84,13 +87,13 @@ class HostGate:
         self._hosts: dict[str, _Host] = {}
 
     @contextmanager
-    def slot(self, host: str) -> Iterator[Turn]:
+    def slot(self, host: str, *, paced: bool = True) -> Iterator[Turn]:
         with self._lock:
             h = self._hosts.get(host)
             if h is None:
                 h = self._hosts[host] = _Host(self._per_host)
         with h.in_flight:
-            if self._delay > 0:
+            if paced and self._delay > 0:
                 with h.changed:  # waiting for this host must not hold up the others
                     while (wait := h.next_start - time.monotonic()) > 0:
                         h.changed.wait(wait)
@@ -288,14 +291,17 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        return self.get(url, headers=headers, max_bytes=self.settings.max_feed_bytes)
+        return self.get(url, headers=headers, max_bytes=self.settings.max_feed_bytes, paced=False)
 
     def fetch_page(self, url: str) -> FetchResult:
         headers = {"Accept": "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"}
         return self.get(url, headers=headers, max_bytes=self.settings.max_page_bytes)
 
-    def get(self, url: str, *, headers: Mapping[str, str], max_bytes: int) -> FetchResult:
-        """GET a URL, following redirects by hand. Raises a FetchError subclass on failure."""
+    def get(
+        self, url: str, *, headers: Mapping[str, str], max_bytes: int, paced: bool = True
+    ) -> FetchResult:
+        """GET a URL, following redirects by hand. Raises a FetchError subclass on failure.
+        `paced`: keep the host's delay (HostGate)."""
         started = time.monotonic()
         # The deadline bounds the time spent on the request itself: waiting for a slot
         # behind slow responses from the same host does not count against it.
@@ -305,13 +311,13 @@ class Fetcher:
         permanent = True
         while True:
             check_address(current)
-            with self._gate.slot(urlsplit(current).netloc.lower()) as turn:
+            with self._gate.slot(urlsplit(current).netloc.lower(), paced=paced) as turn:
                 hop_started = time.monotonic()
                 status, response_headers, body = self._get_once(
                     current, headers, max_bytes, hop_started + budget
                 )
                 budget -= time.monotonic() - hop_started
-                if status == 304:
+                if status == 304 and paced:
                     turn.waive()
             if status in _REDIRECTS and "location" in response_headers:
                 if len(hops) >= self.settings.max_redirects:

@@ -115,6 +115,10 @@ def run(
     if not plan.has_work:
         out.print(_nothing_due(plan))
         return
+    if plan.looks_large and extract_workers != 1 and not dask:
+        from flows.extract_worker import start_fork_server
+
+        start_fork_server()  # its imports overlap Prefect's
     summary = _run_flow(
         feeds,
         topics,

@@ -28,6 +28,7 @@ from extractors.models import Article, PageFetch, TopicMatch
 from extractors.topics import TopicSet
 from flows import lifeline
 from flows.extract_worker import (
+    PRELOAD,
     Extraction,
     Job,
     extract_and_match,
@@ -47,6 +48,11 @@ __all__ = [
     "extract_pages",
     "usable_cores",
 ]
+
+# One page at a time in this process, whichever thread hands it over: trafilatura
+# parses with one lxml parser of its own, and lxml parsers are not to be shared
+# between threads (two fetch threads extracting at once corrupted the heap).
+_IN_LINE = threading.Lock()
 
 # Starting the pool costs about a second here (docs/performance.md): it pays off
 # from about 100 pages; fewer are extracted in line.
@@ -85,7 +91,10 @@ class PageExtractor:
         self._lifeline: Connection | None = None
         self._closed = False
         self._failed = False
-        self.expect(expected)
+        self._starting: threading.Thread | None = None
+        self._starting_done = False
+        self._pending: list[tuple[PageFetch, Done, Failed | None]] = []  # while it starts
+        self.expect(expected, wait=True)
 
     @property
     def workers(self) -> int:
@@ -95,38 +104,61 @@ class PageExtractor:
     def _pool_size(self) -> int:
         return self._workers or usable_cores()
 
-    def expect(self, pages: int) -> None:
-        """`pages` more are on their way: the pool starts once they pay for it."""
+    def expect(self, pages: int, *, wait: bool = False) -> None:
+        """`pages` more are on their way: the pool starts once they pay for it, in the
+        background (pages handed over meanwhile are extracted in line), or before this
+        returns with `wait`."""
         with self._lock:
             self._expected += pages
             if (
-                self._pool is None
+                self._starting is None
                 and not self._closed
                 and self._pool_size() >= 2
                 and self._expected >= (2 if self._workers else POOL_MIN_PAGES)
             ):
-                self._start_pool()
+                self._starting = threading.Thread(target=self._start_pool, name="start-workers")
+                self._starting.start()
+        if wait and self._starting is not None:
+            self._starting.join()
 
     def _start_pool(self) -> None:
+        """In a thread of its own: the fork server's imports take a second or two, which
+        a run planning its feeds does not wait for."""
         # forkserver, not fork: the flow's process runs threads (Prefect's, the
         # fetcher's), and forking a threaded process can deadlock the child.
         context = multiprocessing.get_context("forkserver")
         # The fork server loads extraction's libraries and models once (not Prefect);
         # each worker starts as a fork of it.
-        context.set_forkserver_preload(["flows._preload"])
+        context.set_forkserver_preload(PRELOAD)
         # Each worker ends with this process, however it ends (flows.lifeline): a
         # worker's parent is the fork server, which outlives this process for as
         # long as its workers do.
         self._lifeline = Connection(os.dup(lifeline.read_end()), writable=False)
-        self._pool = ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             max_workers=self._pool_size(),
             mp_context=context,
             initializer=start_worker,
             initargs=(self._topics, self._lifeline),  # sent once to each worker, not per page
         )
-        # Start the workers now, while the pages are still on their way.
-        for _ in range(self._pool_size()):
-            self._pool.submit(warm_up, None)
+        try:
+            # Start the workers now, while the pages are still on their way.
+            ready = [pool.submit(warm_up, None) for _ in range(self._pool_size())]
+            for f in ready:
+                f.result()
+        except (BrokenProcessPool, RuntimeError) as e:
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._broken(e)
+        else:
+            with self._lock:
+                if not self._closed:
+                    self._pool = pool
+            if self._pool is not pool:  # closed meanwhile
+                pool.shutdown(wait=True)
+        with self._lock:
+            waiting, self._pending = self._pending, []
+            self._starting_done = True
+        for page, done, failed in waiting:  # to the workers, or in line if there are none
+            self.submit(page, done, failed)
 
     def __enter__(self) -> PageExtractor:
         return self
@@ -138,6 +170,8 @@ class PageExtractor:
 
     def close(self) -> None:
         """Wait for the pages handed over, then stop the workers."""
+        if self._starting is not None:
+            self._starting.join()
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
@@ -151,8 +185,14 @@ class PageExtractor:
         """Extract and match `page`, in a worker if there are workers (thread-safe), and
         hand the outcome to `done`. In line, an error is raised; from a worker, it goes
         to `failed` (or is raised in the pool's thread, which only logs it)."""
+        with self._lock:
+            pool = self._pool
+            if pool is None and self._starting is not None and not self._starting_done:
+                # The workers are on their way: extracted in line, the page would
+                # hold up the thread that fetched it, and the pool would wait idle.
+                self._pending.append((page, done, failed))
+                return
         job = _job(page)
-        pool = self._pool
         if pool is not None:
             try:
                 future = pool.submit(extract_and_match, job)
@@ -181,8 +221,10 @@ class PageExtractor:
             failed(page, e)
 
     def _in_line(self, page: PageFetch, job: Job, done: Done) -> None:
-        article = extract_job(job)
-        done(replace(page, html=None), article, self._match(article))
+        with _IN_LINE:
+            article = extract_job(job)
+            matches = self._match(article)
+        done(replace(page, html=None), article, matches)
 
     def _match(self, article: Article) -> tuple[TopicMatch, ...]:
         if self._topics is None:

@@ -6,6 +6,8 @@ they start without importing Prefect, which they do not use.
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.forkserver
 import signal
 from multiprocessing.connection import Connection
 
@@ -14,7 +16,18 @@ from extractors.models import Article, EntryData, TopicMatch
 from extractors.topics import TopicSet
 from flows import lifeline
 
-__all__ = ["Extraction", "Job", "extract_and_match", "extract_job", "start_worker", "warm_up"]
+__all__ = [
+    "PRELOAD",
+    "Extraction",
+    "Job",
+    "extract_and_match",
+    "extract_job",
+    "start_fork_server",
+    "start_worker",
+    "warm_up",
+]
+
+PRELOAD = ["flows._preload"]  # what the fork server imports (not Prefect)
 
 Job = tuple[bytes | None, str, str | None, EntryData]
 # An article, and its topic matches where a worker matched them (None: not yet).
@@ -54,3 +67,11 @@ def extract_and_match(job: Job) -> Extraction:
 def warm_up(_: object) -> None:
     """Started on each worker while the pages are on their way."""
     return None
+
+
+def start_fork_server() -> None:
+    """Start extraction's fork server now: its imports (trafilatura, the language model)
+    then run on another core while the command imports Prefect and polls the feeds,
+    and the run's workers start warm. For a run that will surely need them."""
+    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    multiprocessing.forkserver.ensure_running()

@@ -174,7 +174,7 @@ class Stream:
     """The run's loop, on the flow's own thread: it plans each feed as it is read,
     puts its pages in the fetch queue, collects the extracted articles, and loads
     them in batches, every BATCH_ARTICLES articles or BATCH_SECONDS after the first
-    waiting one, whichever comes first. Planning and loading take turns on this one
+    waiting one, whichever comes first (the run's first batch, FIRST_BATCH_SECONDS). Planning and loading take turns on this one
     thread, so a page loaded is never planned again and a page under way is never
     fetched twice."""
 
@@ -242,7 +242,7 @@ class Stream:
             self.extractor.pump()
             over = not self.feeds_left and not self.ledger.under_way
             waited = self._waiting_since is not None and (
-                time.monotonic() - self._waiting_since >= BATCH_SECONDS
+                time.monotonic() - self._waiting_since >= self._batch_seconds
             )
             if over or waited or self.ledger.ready >= BATCH_ARTICLES:
                 self._load(final=over)
@@ -253,7 +253,8 @@ class Stream:
         """The events so far, waiting a moment for one."""
         wait = PUMP_SECONDS
         if self._waiting_since is not None:
-            wait = min(wait, max(0.0, self._waiting_since + BATCH_SECONDS - time.monotonic()))
+            due = self._waiting_since + self._batch_seconds
+            wait = min(wait, max(0.0, due - time.monotonic()))
         try:
             events = [self.events.get(timeout=wait)]
         except queue.Empty:
@@ -263,6 +264,10 @@ class Stream:
                 events.append(self.events.get_nowait())
             except queue.Empty:
                 return events
+
+    @property
+    def _batch_seconds(self) -> float:
+        return BATCH_SECONDS if self.ledger.batches else FIRST_BATCH_SECONDS
 
     def _plan(self, polls: list[FeedPoll]) -> None:
         stored, urls = lookup(self.db, self.ledger, polls)
@@ -302,7 +307,8 @@ def _extractor(
 
 
 BATCH_ARTICLES = 200  # a batch loads once this many articles wait,
-BATCH_SECONDS = 2.0  # or this long after the first of them came, whichever is first
+BATCH_SECONDS = 2.0  # or this long after the first of them came, whichever is first;
+FIRST_BATCH_SECONDS = 0.5  # the run's first batch sooner: its first stories, queryable
 PUMP_SECONDS = 0.25  # the loop looks at the clock at least this often
 LOOKUP_WAITS = (0.1, 0.3, 1.0)  # seconds between lookups while another process writes
 

@@ -22,6 +22,10 @@ from warehouse.spool import pending
 
 __all__ = ["RunPlan", "plan_rescore", "plan_run"]
 
+# A feed's first poll finds its whole list, ten items and often more: ten such
+# feeds reach the pages that pay for worker processes (flows.extract.POOL_MIN_PAGES).
+FIRST_POLLS_FOR_WORKERS = 10
+
 
 @dataclass(frozen=True)
 class RunPlan:
@@ -33,6 +37,13 @@ class RunPlan:
     spooled: int  # batches spooled by earlier runs, waiting to be loaded
     next_due: tuple[str, datetime] | None  # the enabled feed due soonest
     state_known: bool = True  # False: the warehouse is held by a writer, so: poll
+    first_polls: int = 0  # due feeds never polled before whose pages are fetched
+
+    @property
+    def looks_large(self) -> bool:
+        """Enough feeds polled for the first time (a new user's first run, a batch of
+        new feeds) that the run will surely extract pages in worker processes."""
+        return self.first_polls >= FIRST_POLLS_FOR_WORKERS
 
     @property
     def has_work(self) -> bool:
@@ -70,6 +81,7 @@ def plan_run(
         spooled=len(pending(db)),
         next_due=(upcoming[0][1], upcoming[0][0]) if upcoming else None,  # type: ignore[arg-type]
         state_known=known,
+        first_polls=sum(s.fetch_pages and s.name not in states for s in due),
     )
 
 

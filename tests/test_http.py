@@ -11,6 +11,7 @@ import pytest
 
 from extractors.errors import PermanentFetchError, TransientFetchError
 from extractors.http import USER_AGENT, Fetcher, HttpSettings
+from extractors.models import FetchResult
 from flows.demo import RSS_PATH, Route, SiteServer
 
 
@@ -131,20 +132,38 @@ def test_waiting_for_a_host_leaves_the_others_free() -> None:
 
 def test_a_304_gives_its_wait_back_and_a_body_does_not(site: SiteServer) -> None:
     url = site.url(RSS_PATH)
+
+    def paced(etag: str | None = None) -> FetchResult:  # as pages are fetched
+        return f.get(url, headers={"If-None-Match": etag} if etag else {}, max_bytes=10**7)
+
     with Fetcher(HttpSettings(host_delay=0.5)) as f:
-        etag = f.fetch_feed(url).headers["etag"]
+        etag = paced().headers["etag"]
         time.sleep(0.55)  # that 200's wait over
 
         t0 = time.monotonic()
-        unchanged = [f.fetch_feed(url, etag=etag).status for _ in range(3)]
+        unchanged = [paced(etag).status for _ in range(3)]
         after_304s = time.monotonic() - t0
-        f.fetch_feed(url)  # at once: the 304 before it sent nothing
+        paced()  # at once: the 304 before it sent nothing
         at_once = time.monotonic() - t0
-        f.fetch_feed(url, etag=etag)  # waits: the 200 before it sent the feed
+        paced(etag)  # waits: the 200 before it sent the feed
         waited = time.monotonic() - t0
     assert unchanged == [304, 304, 304]
     assert after_304s < 0.3 and at_once < 0.3  # three delays would be 1 s
     assert waited - at_once >= 0.4
+
+
+def test_feeds_are_not_paced_but_pages_are(site: SiteServer) -> None:
+    # Feed readers poll an outlet's section feeds at once; the delay paces pages.
+    with Fetcher(HttpSettings(host_delay=0.5)) as f:
+        t0 = time.monotonic()
+        statuses = [f.fetch_feed(site.url(RSS_PATH)).status for _ in range(4)]
+        feeds = time.monotonic() - t0
+        page = next(p for p in site.routes if p.startswith("/news/"))
+        f.fetch_page(site.url(page))
+        f.fetch_page(site.url(page))
+        pages = time.monotonic() - t0 - feeds
+    assert statuses == [200] * 4 and feeds < 0.4  # four delays would be 2 s
+    assert pages >= 0.45  # the second page waited for the first's delay
 
 
 def test_redacted_urls_keep_everything_but_the_secrets() -> None:
