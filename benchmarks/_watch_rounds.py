@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flows.prefect_api import prefect_api
+from flows.runtime.prefect_api import prefect_api
 
 
 def main() -> None:

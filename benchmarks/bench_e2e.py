@@ -55,7 +55,7 @@ def main() -> None:
         from flows.extract import usable_cores
         from flows.fetch import FEED_TASKS
         from flows.poll import poll_feeds
-        from flows.prefect_api import without_heartbeats
+        from flows.runtime.prefect_api import without_heartbeats
 
         @task
         def nothing(*_: object) -> None:
@@ -70,7 +70,7 @@ def main() -> None:
             create_markdown_artifact(key="poll-summary", markdown="nothing")
             create_table_artifact(key="poll-hits", table=[{"topic": "t"}])
 
-        # As `feedwatch run` runs a flow: without Prefect's heartbeats (flows.prefect_api).
+        # As `feedwatch run` runs a flow: without Prefect's heartbeats (flows.runtime.prefect_api).
         with Outlets(n, args.hosts) as outlets, without_heartbeats():
             feeds = write_feeds_yaml(Path(tmp) / "feeds.yaml", outlets.feeds)
             topics = TOPICS

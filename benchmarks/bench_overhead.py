@@ -15,7 +15,7 @@ database). Wall time, and CPU of the command with every process it waited for
 (the temporary server included; the long-lived server's CPU is read apart).
 The work itself is the poll's own time, as the run prints it.
 
-What a run pays so that a killed one is shown Crashed (flows.liveness), against the
+What a run pays so that a killed one is shown Crashed (flows.runtime.liveness), against the
 same long-lived server, in this process: an empty flow run with and without its
 signs of life (record and heartbeats), alternated; and the look at earlier runs
 each command makes before its flow (dead records, the automation), on its own.
@@ -158,13 +158,13 @@ def main() -> None:
 
 
 def _liveness_cost(api: str, home: Path, repeat: int) -> tuple[float, float, float]:
-    """Median seconds: an empty flow run without and with flows.liveness.signs_of_life,
+    """Median seconds: an empty flow run without and with flows.runtime.liveness.signs_of_life,
     alternated; the look at earlier runs (prefect_api._look_after_runs) on its own."""
     os.environ |= {"PREFECT_API_URL": api, "PREFECT_HOME": str(home)}
     from prefect import flow
 
-    from flows import liveness
-    from flows.prefect_api import _look_after_runs, without_heartbeats
+    from flows.runtime import liveness
+    from flows.runtime.prefect_api import _look_after_runs, without_heartbeats
 
     @flow
     def bare() -> None:

@@ -39,10 +39,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, prefect_server(Path(tmp)) as env:
         os.environ.update({k: env[k] for k in env if k.startswith(("PREFECT_", "FEEDWATCH_"))})
         from flows.poll import poll_feeds
-        from flows.prefect_api import without_heartbeats
+        from flows.runtime.prefect_api import without_heartbeats
 
         pages = args.feeds * args.entries
-        # As `feedwatch run` runs a flow: without Prefect's heartbeats (flows.prefect_api).
+        # As `feedwatch run` runs a flow: without Prefect's heartbeats (flows.runtime.prefect_api).
         with (
             Outlets(pages, args.hosts, feeds_per_host=args.feeds // args.hosts) as outlets,
             without_heartbeats(),

@@ -19,9 +19,9 @@ from prefect.artifacts import (
 )
 
 from extractors.errors import redact_url
-from flows.liveness import with_signs_of_life
-from flows.logs import run_logger
 from flows.report import Digest, build_digest, write_digest
+from flows.runtime.liveness import with_signs_of_life
+from flows.runtime.logs import run_logger
 from flows.settings import use_data_path
 from flows.units import counted
 

@@ -26,7 +26,6 @@ from prefect.cache_policies import NO_CACHE
 from extractors.errors import ConfigError
 from extractors.models import Article, PageFetch, TopicMatch
 from extractors.topics import TopicSet
-from flows import lifeline
 from flows.extract_worker import (
     PRELOAD,
     Extraction,
@@ -36,6 +35,7 @@ from flows.extract_worker import (
     start_worker,
     warm_up,
 )
+from flows.runtime import lifeline
 
 __all__ = [
     "DASK_CHUNK",
@@ -130,7 +130,7 @@ class PageExtractor:
         # The fork server loads extraction's libraries and models once (not Prefect);
         # each worker starts as a fork of it.
         context.set_forkserver_preload(PRELOAD)
-        # Each worker ends with this process, however it ends (flows.lifeline): a
+        # Each worker ends with this process, however it ends (flows.runtime.lifeline): a
         # worker's parent is the fork server, which outlives this process for as
         # long as its workers do.
         self._lifeline = Connection(os.dup(lifeline.read_end()), writable=False)

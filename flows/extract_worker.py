@@ -14,7 +14,7 @@ from multiprocessing.connection import Connection
 from extractors.articles import extract_article
 from extractors.models import Article, EntryData, TopicMatch
 from extractors.topics import TopicSet
-from flows import lifeline
+from flows.runtime import lifeline
 
 __all__ = [
     "PRELOAD",

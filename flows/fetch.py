@@ -31,8 +31,8 @@ from extractors.feeds import parse_feed
 from extractors.http import Fetcher
 from extractors.models import Entries, FeedPoll, FeedSpec, FeedState, PageFetch
 from extractors.plan import in_turn
-from flows.logs import run_logger
-from flows.progress import progress
+from flows.runtime.logs import run_logger
+from flows.runtime.progress import progress
 
 __all__ = [
     "FEED_TASKS",

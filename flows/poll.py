@@ -44,9 +44,9 @@ from extractors.topics import TopicSet
 from flows.alerts import emit_hit_events
 from flows.extract import DaskExtractor, PageExtractor
 from flows.fetch import FEED_TASKS, PageQueue, fetch_feeds, fetch_pages, unwalked
-from flows.liveness import with_signs_of_life
-from flows.logs import run_logger
-from flows.progress import progress
+from flows.runtime.liveness import with_signs_of_life
+from flows.runtime.logs import run_logger
+from flows.runtime.progress import progress
 from flows.settings import load_feeds_config, load_topics, use_data_path
 from flows.summary import RunSummary, story_hits, summary_markdown
 from warehouse import Warehouse, open_warehouse, spool

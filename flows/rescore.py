@@ -17,9 +17,9 @@ from prefect.cache_policies import NO_CACHE
 
 from extractors.decide import topics_to_rescore
 from extractors.topics import TopicSet
-from flows.liveness import with_signs_of_life
-from flows.logs import run_logger
-from flows.progress import progress
+from flows.runtime.liveness import with_signs_of_life
+from flows.runtime.logs import run_logger
+from flows.runtime.progress import progress
 from flows.settings import load_topics, use_data_path
 from warehouse import open_warehouse
 

@@ -71,9 +71,9 @@ def serve(path: str | Path = "prefect.yaml", limit: int = 2) -> None:
     from prefect import serve as prefect_serve
     from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 
-    from flows.liveness import ensure_automation
+    from flows.runtime.liveness import ensure_automation
 
-    ensure_automation()  # served runs that are killed are shown Crashed (flows.liveness)
+    ensure_automation()  # served runs that are killed are shown Crashed (flows.runtime.liveness)
 
     deployments = []
     for spec in read_deployments(path):

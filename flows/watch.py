@@ -25,7 +25,7 @@ from pathlib import Path
 
 from extractors.errors import FeedwatchError
 from flows.preflight import RunPlan, plan_run
-from flows.progress import Reporter, reporting
+from flows.runtime.progress import Reporter, reporting
 from flows.settings import load_feeds, load_topics
 from flows.summary import RunSummary
 

@@ -12,7 +12,7 @@ export PREFECT_API_URL="http://127.0.0.1:$PORT/api"
 if [ -n "${FEEDWATCH_PREFECT_DB:-}" ]; then
     PREFECT_API_DATABASE_CONNECTION_URL=$("$BIN/python" -c '
 import os, sys
-from flows.prefect_api import asyncpg_url
+from flows.runtime.prefect_api import asyncpg_url
 try:
     print(asyncpg_url(os.environ["FEEDWATCH_PREFECT_DB"]))
 except ValueError as e:
@@ -22,7 +22,7 @@ except ValueError as e:
     echo "Prefect server database: PostgreSQL at ${FEEDWATCH_PREFECT_DB##*@}"
 fi
 
-# Each child reads a lifeline on its standard input (flows/lifeline.py): a pipe that
+# Each child reads a lifeline on its standard input (flows/runtime/lifeline.py): a pipe that
 # stays open while this script lives, so the server and the worker end with it
 # however it ends (a closed terminal, SIGKILL), not only on Ctrl-C.
 lifeline() { while kill -0 $$ 2>/dev/null; do sleep 1; done; }
@@ -46,7 +46,7 @@ stop() {
 trap stop EXIT INT TERM HUP
 
 # Each in its own process group, so that stopping it stops its children too.
-setsid "$BIN/python" -m flows.lifeline prefect server start --host 127.0.0.1 --port "$PORT" < <(lifeline) &
+setsid "$BIN/python" -m flows.runtime.lifeline prefect server start --host 127.0.0.1 --port "$PORT" < <(lifeline) &
 pids+=($!)
 echo "waiting for the Prefect server on port $PORT …"
 for _ in $(seq 1 120); do
@@ -60,8 +60,8 @@ done
     || "$BIN/prefect" work-pool create feedwatch --type process
 "$BIN/prefect" --no-prompt deploy --all
 # The automation that marks a run Crashed when its heartbeats stop (a killed process).
-"$BIN/python" -c 'from flows.liveness import ensure_automation; ensure_automation()'
-setsid "$BIN/python" -m flows.lifeline prefect worker start --pool feedwatch < <(lifeline) &
+"$BIN/python" -c 'from flows.runtime.liveness import ensure_automation; ensure_automation()'
+setsid "$BIN/python" -m flows.runtime.lifeline prefect worker start --pool feedwatch < <(lifeline) &
 pids+=($!)
 echo
 echo "Prefect UI: http://127.0.0.1:$PORT  (deployments poll-feeds, rescore-topics, digest)"

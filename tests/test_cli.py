@@ -14,8 +14,8 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.cli_reference import commands
+from cli.app import app
+from cli.reference import commands
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

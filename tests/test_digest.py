@@ -17,8 +17,8 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from cli.app import app
 from conftest import chromium, read_rows, write_feeds
-from flows.cli import app
 from flows.demo import ATOM_PATH, RSS_PATH, demo_server
 from flows.demo.browser import Browser
 from flows.report import highlight

@@ -1,11 +1,11 @@
 """feedwatch's flow runs send Prefect no heartbeats unless the operator asks for them
-(flows.prefect_api.without_heartbeats): each costs a run about a second at its end."""
+(flows.runtime.prefect_api.without_heartbeats): each costs a run about a second at its end."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flows.prefect_api import without_heartbeats
+from flows.runtime.prefect_api import without_heartbeats
 
 
 def _heartbeat_seen_by_a_flow_run() -> Any:

@@ -1,5 +1,5 @@
-"""A run that dies leaves nothing behind, and Prefect hears of it (flows.lifeline,
-flows.liveness), as operators meet it: `feedwatch run` and `feedwatch watch` as
+"""A run that dies leaves nothing behind, and Prefect hears of it (flows.runtime.lifeline,
+flows.runtime.liveness), as operators meet it: `feedwatch run` and `feedwatch watch` as
 commands, each SIGKILLed in the middle of its poll, on Prefect's temporary server.
 
 The processes of a run are found by their PREFECT_HOME (every process feedwatch
@@ -21,8 +21,8 @@ import psutil
 import pytest
 
 from conftest import write_feeds
-from flows import lifeline
 from flows.demo import RSS_PATH, SiteServer, demo_server
+from flows.runtime import lifeline
 
 pytestmark = pytest.mark.slow
 
@@ -278,8 +278,8 @@ def _running(pid: int) -> bool:
 def test_a_program_on_a_lifeline_ends_with_the_process_that_started_it() -> None:
     parent = _parent(
         "import subprocess, sys, time\n"
-        "from flows import lifeline\n"
-        "child = subprocess.Popen([sys.executable, '-m', 'flows.lifeline', 'http.server',"
+        "from flows.runtime import lifeline\n"
+        "child = subprocess.Popen([sys.executable, '-m', 'flows.runtime.lifeline', 'http.server',"
         " '--bind', '127.0.0.1', '0'], stdin=lifeline.read_end(), stdout=subprocess.DEVNULL,"
         " stderr=subprocess.DEVNULL, start_new_session=True)\n"
         "print(child.pid, flush=True)\n"

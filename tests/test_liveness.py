@@ -1,4 +1,4 @@
-"""A flow run's record in PREFECT_HOME (flows.liveness), in this process against
+"""A flow run's record in PREFECT_HOME (flows.runtime.liveness), in this process against
 Prefect's test harness: locked while the run lives, gone when it ends, left alone
 by the next run's look while its process lives; a PREFECT_HOME where no record
 can be written does not stop the run. (A record whose process was killed:
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from flows import liveness
+from flows.runtime import liveness
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -89,3 +89,55 @@ def test_pruned_articles_still_gather_their_copies(db: Path) -> None:
         ).fetchall()
     assert rows[0][:2] == ("pruned", "")
     assert rows[0][2] == rows[1][2]  # the later copy still joins the pruned story
+
+
+def test_a_run_loaded_in_batches_clusters_and_matches_as_one_load(
+    tmp_path: Path, topics_file: Path
+) -> None:
+    # A streaming run loads its articles in the order they came, a batch at a time:
+    # the stories and topic matches are those of the same articles loaded at once.
+    from dataclasses import replace
+
+    from flows.settings import load_topics
+    from warehouse.staging import stage
+
+    topics = load_topics(topics_file)
+
+    def matched(batch: StagedBatch) -> StagedBatch:
+        records = tuple(
+            replace(r, matches=tuple(topics.match(r.article.title, r.article.text)))
+            for r in batch.batch.articles
+        )
+        return stage(replace(batch.batch, articles=records, topics=tuple(t.topic for t in topics)))
+
+    whole = matched(_batch(CASES, "run-1"))
+    thirds = [
+        matched(_batch(CASES[i : i + len(CASES) // 3 + 1], "run-1"))
+        for i in range(0, len(CASES), len(CASES) // 3 + 1)
+    ]
+    assert len(thirds) == 3
+
+    def stored(
+        db: Path,
+    ) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]], list[tuple[int, ...]]]:
+        with Warehouse.open(db, read_only=True) as wh:
+            clusters = wh.con.execute(
+                "SELECT a.canonical_url, c.canonical_url FROM articles a"
+                " JOIN articles c ON c.article_id = a.cluster_id ORDER BY 1"
+            ).fetchall()
+            matches = wh.con.execute(
+                "SELECT article_id, topic, score, matched, snippet FROM topic_matches ORDER BY 1, 2"
+            ).fetchall()
+            runs = wh.con.execute("SELECT new_entries, new_articles, hits FROM runs").fetchall()
+        return clusters, matches, runs
+
+    with Warehouse.open(tmp_path / "whole.duckdb") as wh:
+        wh.load(whole)
+    with Warehouse.open(tmp_path / "batches.duckdb") as wh:
+        for seq, batch in enumerate(thirds):
+            wh.load(stage(replace(batch.batch, seq=seq)))
+        wh.load(stage(replace(thirds[1].batch, seq=1)))  # a batch loaded twice adds nothing
+    one, batched = stored(tmp_path / "whole.duckdb"), stored(tmp_path / "batches.duckdb")
+    assert batched == one
+    assert len({c for _, c in one[0]}) < len(one[0])  # copies were clustered
+    assert any(m[3] for m in one[1])  # and some articles are hits

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.app import app
 from conftest import read_rows, write_feeds
-from flows.cli import app
 from flows.demo import RSS_PATH, Route, SiteServer
 from flows.poll import RunSummary, poll_feeds
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.progress import Lines
+from cli.app import app
+from flows.runtime.progress import Lines
 from warehouse.reads import exported
 from warehouse.store import DuckDBWarehouse as Warehouse
 
@@ -57,7 +57,7 @@ def test_a_command_draws_bars_on_a_terminal(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "flows.cli",
+            "cli.app",
             "export",
             "--db",
             str(db),

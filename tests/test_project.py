@@ -10,8 +10,8 @@ import pytest
 import yaml
 from typer.main import get_command
 
-from flows.cli import app
-from flows.cli_reference import commands, reference
+from cli.app import app
+from cli.reference import commands, reference
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,9 +61,7 @@ def test_the_command_reference_is_generated_from_the_commands() -> None:
             for opt in param.opts if param.param_type_name == "option" else []:
                 assert opt in section, f"{name} {opt} is missing from docs/cli.md"
     # ... and the file is exactly what the commands print today.
-    assert written == reference(), (
-        "docs/cli.md is stale: python -m flows.cli_reference > docs/cli.md"
-    )
+    assert written == reference(), "docs/cli.md is stale: python -m cli.reference > docs/cli.md"
 
 
 def test_readme_opens_with_the_two_commands() -> None:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.app import app
+from cli.review import ReviewServer
 from conftest import chromium, read_rows, write_feeds
-from flows.cli import app
 from flows.demo import ATOM_PATH, RSS_PATH, demo_server
 from flows.demo.browser import Browser
-from flows.review import ReviewServer
 from flows.settings import load_topics
 from warehouse import open_warehouse
 

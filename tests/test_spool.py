@@ -150,7 +150,7 @@ def test_an_unreadable_spool_file_is_kept_and_does_not_stop_the_run(
 def test_the_demo_beside_a_reader_spools_and_still_shows_the_top_hits(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from cli.app import app
 
     db = tmp_path / "demo.duckdb"
     runner = CliRunner()
@@ -159,14 +159,14 @@ def test_the_demo_beside_a_reader_spools_and_still_shows_the_top_hits(tmp_path: 
         result = runner.invoke(app, ["demo", "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and "ERROR" not in result.output
-    assert "spooled beside it and loads at the next run" in result.output
+    assert "spooled beside it and load at the next run" in result.output
     assert "Top hits in" in result.output and "dprk-russia" in result.output
 
 
 def test_reading_commands_never_need_the_write_lock(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from cli.app import app
 
     db = tmp_path / "demo.duckdb"
     runner = CliRunner()

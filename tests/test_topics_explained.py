@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.app import app
 from conftest import read_rows, write_feeds
-from flows.cli import app
 from flows.demo import ATOM_PATH, RSS_PATH, SiteServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]

@@ -23,13 +23,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from cli.app import app
 from conftest import corpora
 from extractors.errors import TopicSyntaxError
 from extractors.topics import parse_query
 from extractors.topics.evaluate import TopicScore
 from extractors.topics.learn import TopicSpec, cross_validate, learn
 from extractors.topics.shared import builtin, builtin_names, country
-from flows.cli import app
 from flows.settings import load_topics
 
 runner = CliRunner()

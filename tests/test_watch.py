@@ -100,7 +100,7 @@ def test_a_stop_lets_the_poll_under_way_finish_then_the_process_exits_0(
         [
             sys.executable,
             "-m",
-            "flows.cli",
+            "cli.app",
             "watch",
             "--every",
             "1s",

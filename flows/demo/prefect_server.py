@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from flows.prefect_api import asyncpg_url
+from flows.runtime.prefect_api import asyncpg_url
 
 __all__ = ["prefect_server"]
 

@@ -11,7 +11,7 @@ same on Linux and macOS, where there is no parent-death signal.
 Children started with a plain Popen get the read end as their standard input and
 run their program through this module:
 
-    python -m flows.lifeline MODULE ARGS...     # python -m MODULE ARGS..., on a lifeline
+    python -m flows.runtime.lifeline MODULE ARGS...     # python -m MODULE ARGS..., on a lifeline
 
 Worker processes get it as a multiprocessing Connection and call `hold` (flows.extract).
 """
@@ -67,10 +67,10 @@ def hold(fd: int, grace: float = GRACE) -> None:
 
 
 def _main(argv: list[str]) -> None:
-    """`python -m flows.lifeline MODULE ARGS...`: run MODULE as `python -m` would, for as
+    """`python -m flows.runtime.lifeline MODULE ARGS...`: run MODULE as `python -m` would, for as
     long as the lifeline on standard input is open."""
     if not argv:
-        sys.exit("usage: python -m flows.lifeline MODULE [ARGS...] (the lifeline on stdin)")
+        sys.exit("usage: python -m flows.runtime.lifeline MODULE [ARGS...] (the lifeline on stdin)")
     stdin = os.dup(0)  # the lifeline; the program itself reads nothing from stdin
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

@@ -1,5 +1,5 @@
 """The `feedwatch` commands that read the warehouse (and label it): sql, export,
-prune, digest, hits, label. Registered on the app by flows.cli; each opens the
+prune, digest, hits, label. Registered on the app by cli.app; each opens the
 warehouse for as short a time as it can, read-only when it only reads."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from extractors.errors import ConfigError, redact_url
-from flows._cli import (
+from cli.common import (
     DEFAULT_DB,
     Command,
     DbOpt,
@@ -31,7 +30,8 @@ from flows._cli import (
     out,
     since,
 )
-from flows.progress import for_console, reporting
+from extractors.errors import ConfigError, redact_url
+from flows.runtime.progress import for_console, reporting
 from flows.units import DURATIONS, counted
 
 __all__ = ["COMMANDS", "SqlCommand"]
@@ -305,7 +305,7 @@ def review(
     """
     import getpass
 
-    from flows.review import ReviewServer
+    from cli.review import ReviewServer
     from flows.settings import check_topic, load_topics
     from warehouse import open_warehouse
 

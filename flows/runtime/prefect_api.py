@@ -36,7 +36,7 @@ from typing import IO
 import httpx
 
 from extractors.errors import OrchestratorError
-from flows import lifeline, liveness
+from flows.runtime import lifeline, liveness
 
 __all__ = [
     "DEFAULT_STARTUP_TIMEOUT",
@@ -85,7 +85,7 @@ class TemporaryServer:
     """Prefect's API server in a subprocess on a free loopback port: no UI, and only
     the services Prefect runs in its own temporary server.
 
-    It ends with the process that started it, however that ends (flows.lifeline).
+    It ends with the process that started it, however that ends (flows.runtime.lifeline).
     Servers of one PREFECT_HOME started at once (cron on a new machine, several
     pollers) would all set up its database together, and all but one fail: the first
     start on a home (or with a new Prefect) is made by one process at a time, holding
@@ -135,7 +135,7 @@ class TemporaryServer:
             [
                 sys.executable,
                 "-m",
-                "flows.lifeline",
+                "flows.runtime.lifeline",
                 "uvicorn",
                 "--factory",
                 "prefect.server.api.server:create_app",
@@ -286,7 +286,7 @@ def without_heartbeats() -> Iterator[None]:
     A heartbeat is sent when a run starts and then every 180 s, and at its end the run
     waits for the heartbeat thread, which sleeps in 1 s steps: about 1 s of every run,
     most of what a run costs when nothing changed. feedwatch's flows send heartbeats
-    of their own instead, which cost nothing at the end (flows.liveness).
+    of their own instead, which cost nothing at the end (flows.runtime.liveness).
     """
     from prefect.settings import (
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
@@ -353,7 +353,7 @@ def prefect_api(
 
 def _look_after_runs(server: str) -> None:
     """Runs that killed processes left Running, marked Crashed; on a long-lived server,
-    the automation that does it within minutes (flows.liveness)."""
+    the automation that does it within minutes (flows.runtime.liveness)."""
     liveness.use_server(server)
     liveness.crash_dead_runs()
     if server != liveness.TEMPORARY:

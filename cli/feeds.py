@@ -10,8 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from extractors.errors import ConfigError
-from flows._cli import (
+from cli.common import (
     DEFAULT_DB,
     Command,
     DbOpt,
@@ -22,6 +21,7 @@ from flows._cli import (
     format_opt,
     out,
 )
+from extractors.errors import ConfigError
 from flows.units import counted
 
 feeds_app = typer.Typer(

@@ -47,7 +47,7 @@ class ReviewServer:
         self.limit = limit
         self.data_path = data_path
         self._env = Environment(
-            loader=PackageLoader("flows", "templates"), autoescape=select_autoescape()
+            loader=PackageLoader("cli", "templates"), autoescape=select_autoescape()
         )
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True

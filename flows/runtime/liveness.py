@@ -100,7 +100,7 @@ def _server_key() -> str:
 
 
 def _records() -> Path:
-    from flows.prefect_api import prefect_home
+    from flows.runtime.prefect_api import prefect_home
 
     return prefect_home() / "feedwatch-runs"
 

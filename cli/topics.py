@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from extractors.errors import ConfigError
-from flows._cli import (
+from cli.common import (
     DEFAULT_DB,
     Command,
     DbOpt,
@@ -24,6 +23,7 @@ from flows._cli import (
     open_input,
     out,
 )
+from extractors.errors import ConfigError
 
 if TYPE_CHECKING:
     from extractors.topics import TopicSet

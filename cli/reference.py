@@ -1,6 +1,6 @@
 """docs/cli.md, generated from the commands themselves: every command's own --help.
 
-    python -m flows.cli_reference > docs/cli.md
+    python -m cli.reference > docs/cli.md
 
 tests/test_docs.py fails when the file differs from what this writes, so the
 reference cannot go stale.
@@ -15,7 +15,7 @@ from typing import Any
 import typer.main
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli.app import app
 
 __all__ = ["commands", "reference"]
 
@@ -24,7 +24,7 @@ WIDTH = 88
 INTRO = """# Command reference
 
 Every `feedwatch` command with its options, as `--help` prints them. This file is
-generated from the commands (`python -m flows.cli_reference > docs/cli.md`); a
+generated from the commands (`python -m cli.reference > docs/cli.md`); a
 test fails when it falls behind them. Exit codes: 0 done (single feeds may have
 failed: they are recorded), 1 the warehouse or Prefect could not be used, 2 a bad
 command line, configuration or query.

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from extractors.errors import FeedwatchError
-from flows._cli import (
+from cli.alerts import alerts_app
+from cli.common import (
     DATA_PATH_HELP,
     DEFAULT_DB,
     DEMO_DB,
@@ -37,11 +37,11 @@ from flows._cli import (
     out,
     use_data_path_option,
 )
-from flows.cli_alerts import alerts_app
-from flows.cli_feeds import feeds_app
-from flows.cli_read import COMMANDS
-from flows.cli_topics import topics_app
-from flows.progress import for_console, reporting
+from cli.feeds import feeds_app
+from cli.read import COMMANDS
+from cli.topics import topics_app
+from extractors.errors import FeedwatchError
+from flows.runtime.progress import for_console, reporting
 from flows.units import counted
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ def watch(
     import signal
     import threading
 
-    from flows.prefect_api import prefect_api
+    from flows.runtime.prefect_api import prefect_api
     from flows.settings import load_feeds, load_topics
     from flows.units import duration_option
     from flows.watch import watch as watch_feeds
@@ -273,7 +273,7 @@ def _run_flow(
     extract_workers: int | None = None,
     dask_address: str | None = None,
 ) -> RunSummary:
-    from flows.prefect_api import prefect_api
+    from flows.runtime.prefect_api import prefect_api
 
     with exit_codes(), prefect_api(notice, preload=["flows.poll"]):
         from flows.poll import poll_feeds
@@ -410,7 +410,7 @@ def rescore(
     if not todo:
         out.print("Every topic is up to date: nothing to re-match.")
         return
-    from flows.prefect_api import prefect_api
+    from flows.runtime.prefect_api import prefect_api
 
     with exit_codes(), prefect_api(notice, preload=["flows.rescore"]):
         from flows.rescore import rescore_topics
@@ -445,7 +445,7 @@ def serve(
     No work pool or worker needed; it runs against the Prefect server of
     PREFECT_API_URL. Stop it with Ctrl-C.
     """
-    from flows.prefect_api import require_server
+    from flows.runtime.prefect_api import require_server
     from flows.serve import serve as serve_deployments
 
     with exit_codes():
@@ -465,8 +465,8 @@ def main() -> None:
 def _exit_now(code: int) -> None:
     """End at once, without waiting for threads still at work (a page fetch can hold
     the exit for minutes). What a run wrote is safe as after a SIGKILL (one transaction
-    a load, or the spool); its processes end with it (flows.lifeline), and Prefect has
-    marked its run Crashed, or the next run will (flows.liveness)."""
+    a load, or the spool); its processes end with it (flows.runtime.lifeline), and Prefect has
+    marked its run Crashed, or the next run will (flows.runtime.liveness)."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flows._cli import Command, exit_codes, out
+from cli.common import Command, exit_codes, out
 
 alerts_app = typer.Typer(
     help="Alerts: Prefect automations that act on feedwatch's hit events.",
@@ -34,7 +34,7 @@ def alerts_create(
     feedwatch.topic.hit event (one per new story and topic) to the webhook's URL.
     """
     from extractors.errors import ConfigError
-    from flows.prefect_api import require_server
+    from flows.runtime.prefect_api import require_server
 
     with exit_codes():
         if not webhook.startswith(("http://", "https://")):
