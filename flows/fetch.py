@@ -36,6 +36,7 @@ from flows.runtime.progress import progress
 
 __all__ = [
     "FEED_TASKS",
+    "PAGES_IN_HAND",
     "PageQueue",
     "fetch_feeds",
     "fetch_page",
@@ -176,15 +177,26 @@ def fetch_page(url: str, entries: Entries, fetcher: Fetcher) -> PageFetch:
         return PageFetch(url, entries, fetched_at, status=e.status, error=e.reason)
 
 
+# Pages fetched and not yet extracted, at most: their HTML is what a run holds in
+# memory, so a large run that fetches faster than it extracts waits for extraction
+# instead of growing (~100 KB a page; two workers take ~100 pages a second).
+PAGES_IN_HAND = 128
+
+
 class PageQueue:
     """The pages to fetch, added as each feed is planned, fetched by a few threads that
     take the host whose next request may start soonest (and has a connection free):
     a thread rarely waits out one host's politeness delay while another host's page
-    is ready. Each page goes to `on_page` as it arrives."""
+    is ready. Each page goes to `on_page` as it arrives; at most `room` are in hand
+    until `finished`."""
 
-    def __init__(self, fetcher: Fetcher, on_page: Callable[[PageFetch], None]):
+    def __init__(
+        self, fetcher: Fetcher, on_page: Callable[[PageFetch], None], room: int = PAGES_IN_HAND
+    ):
         self._fetcher = fetcher
         self._on_page = on_page
+        self._room = room
+        self._in_hand: set[str] = set()  # handed on, not yet finished (extracted)
         self._per_host = max(1, fetcher.settings.per_host)
         self._cond = threading.Condition()
         self._hosts: dict[str, deque[tuple[str, Entries]]] = {}
@@ -209,9 +221,19 @@ class PageQueue:
             self._closed = True
             self._cond.notify_all()
 
+    def finished(self, url: str) -> None:
+        """The page at `url` is done with (extracted): room for another."""
+        with self._cond:
+            if url in self._in_hand:
+                self._in_hand.discard(url)
+                self._cond.notify_all()
+
     def _take(self) -> tuple[str, str, Entries] | None:
         with self._cond:
             while True:
+                if len(self._in_hand) >= self._room:  # extraction is behind: wait for it
+                    self._cond.wait()
+                    continue
                 free = [h for h, q in self._hosts.items() if q and self._busy[h] < self._per_host]
                 if free:
                     host = min(free, key=self._fetcher.next_start)
@@ -219,6 +241,7 @@ class PageQueue:
                     if not self._hosts[host]:
                         del self._hosts[host]
                     self._busy[host] += 1
+                    self._in_hand.add(url)
                     return host, url, entries
                 if self._closed and not self._hosts:
                     return None

@@ -215,6 +215,8 @@ class Stream:
             matches=matches,
         )
         self.events.put(("page", (page.url, record)))
+        if self.pages is not None:
+            self.pages.finished(page.url)
         progress().advance("articles")
 
     def failed(self, page: PageFetch, error: BaseException) -> None:
