@@ -76,6 +76,7 @@ check: lint test
 bench: $(DEV_STAMP) $(LAKE_STAMP) $(READER_STAMP)
 	$(BIN)/python benchmarks/bench_cpu.py
 	$(BIN)/python benchmarks/bench_e2e.py
+	$(BIN)/python benchmarks/bench_run.py --big 10000 --timeline
 	$(BIN)/python benchmarks/bench_steady.py --repeat 5
 	$(BIN)/python benchmarks/bench_reader.py --reader-python $(READER_VENV)/bin/python
 	$(BIN)/python benchmarks/bench_topics.py
