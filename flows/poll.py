@@ -293,6 +293,7 @@ class Stream:
         if batch is None:
             return
         n = batch.seq + 1
+        progress().start("load", 1)  # each batch's load: a line when it starts, and ends
         loaded, health = load_batch(self.db, unwalked(stage(batch)), n, final)
         self.summary.add(batch, loaded)
         if final:

@@ -117,7 +117,10 @@ class Bars(Reporter):
 
     def start(self, step: str, total: int) -> None:
         with self._lock:
-            self._tasks[step] = self._progress.add_task(step, total=total)
+            if step in self._tasks:  # a step that comes again (each batch's load): one bar
+                self._progress.reset(self._tasks[step], total=total)
+            else:
+                self._tasks[step] = self._progress.add_task(step, total=total)
 
     def advance(self, step: str, n: int = 1) -> None:
         task = self._tasks.get(step)
