@@ -165,18 +165,18 @@ def load_batch(
     raise AssertionError("unreachable")
 
 
-Event = tuple[
-    str, Any
-]  # ("poll", FeedPoll) or ("page", ArticleRecord) or ("failed", BaseException)
+# What other threads tell the run's loop: ("poll", FeedPoll), ("page", (url,
+# ArticleRecord)), or ("failed", (PageFetch, the exception)).
+Event = tuple[str, Any]
 
 
 class Stream:
     """The run's loop, on the flow's own thread: it plans each feed as it is read,
     puts its pages in the fetch queue, collects the extracted articles, and loads
     them in batches, every BATCH_ARTICLES articles or BATCH_SECONDS after the first
-    waiting one, whichever comes first (the run's first batch, FIRST_BATCH_SECONDS). Planning and loading take turns on this one
-    thread, so a page loaded is never planned again and a page under way is never
-    fetched twice."""
+    waiting one, whichever comes first (the run's first batch: FIRST_BATCH_SECONDS).
+    Planning and loading take turns on this one thread, so a page loaded is never
+    planned again and a page under way is never fetched twice."""
 
     def __init__(
         self,
