@@ -34,7 +34,7 @@ from extractors.models import (
     PollBatch,
     Topic,
 )
-from extractors.plan import first_entries, is_fetchable, new_entries
+from extractors.plan import candidate_urls, first_entries, is_fetchable, new_entries, plan_pages
 
 __all__ = ["PollLedger", "RunInfo"]
 
@@ -87,15 +87,7 @@ class PollLedger:
     @staticmethod
     def candidates(polls: Sequence[FeedPoll]) -> list[str]:
         """The canonical URLs their entries lead to: what else to ask the warehouse."""
-        return list(
-            dict.fromkeys(
-                canonical_url(e.link or "")
-                for p in polls
-                if p.ok
-                for e in p.entries
-                if is_fetchable(e)
-            )
-        )
+        return candidate_urls([(p.feed.name, e) for p in polls if p.ok for e in p.entries])
 
     def plan(
         self,
@@ -105,30 +97,30 @@ class PollLedger:
     ) -> tuple[dict[str, Entries], dict[str, Entries]]:
         """Take in these polls, given what the warehouse holds of their entries and the
         pages they lead to: (pages to fetch, pages to keep with the feed's own text),
-        each url → the entries leading there. A page already under way in this run is
-        neither: its entries join it."""
-        fetch: dict[str, list[tuple[str, EntryData]]] = {}
-        keep: dict[str, list[tuple[str, EntryData]]] = {}
+        each url → the entries leading there, as plan.plan_pages decides. A page
+        already under way in this run is neither: its entries join it."""
         for p in polls:
             self._feeds[p.feed.name] = _Feed(p)
+        fresh: list[tuple[str, EntryData]] = []
         for feed_id, entry in new_entries(polls, stored_entries):
             feed = self._feeds[feed_id]
             feed.new += 1
             feed.outstanding += 1
-            if not is_fetchable(entry):
+            key = canonical_url(entry.link or "") if is_fetchable(entry) else None
+            if key is None:  # no page: the entry keeps the feed's text
                 self._entries.append((feed_id, entry))
-                continue
-            key = canonical_url(entry.link or "")
-            if key in self._pages:
+            elif key in self._pages:
                 self._pages[key].entries.append((feed_id, entry))
-            elif key in stored_urls:
-                self._linked.append((feed_id, entry.guid, stored_urls[key]))
-                self._entries.append((feed_id, entry))
             else:
-                page = self._pages[key] = _Page(entry.link or "", [(feed_id, entry)])
-                # The first feed to lead to a page decides whether it is fetched.
-                (fetch if feed_id in self.fetch_feeds else keep)[page.url] = page.entries
-        return _frozen(fetch), _frozen(keep)
+                fresh.append((feed_id, entry))
+        plan = plan_pages(fresh, self.fetch_feeds, stored_urls)
+        entry_of = {(feed_id, entry.guid): entry for feed_id, entry in fresh}
+        for feed_id, guid, article_id in plan.linked:
+            self._linked.append((feed_id, guid, article_id))
+            self._entries.append((feed_id, entry_of[(feed_id, guid)]))
+        for url, items in (*plan.fetch.items(), *plan.keep.items()):
+            self._pages[canonical_url(url)] = _Page(url, list(items))
+        return plan.fetch, plan.keep
 
     # -- articles, as pages are extracted -------------------------------------
     def done(self, url: str, record: ArticleRecord) -> None:
@@ -199,7 +191,3 @@ class PollLedger:
     def finished(self) -> bool:
         """Nothing under way, nothing waiting."""
         return not (self._pages or self._entries or self._linked or self._feeds)
-
-
-def _frozen(pages: dict[str, list[tuple[str, EntryData]]]) -> dict[str, Entries]:
-    return {url: tuple(items) for url, items in pages.items()}
