@@ -35,7 +35,7 @@ __all__ = [
     "similarity",
 ]
 
-# MinHash over word 4-shingles, 64 permutations. The first 32 values, in 16
+# MinHash over word 4-shingles (character 5-shingles for CJK texts), 64 permutations. The first 32 values, in 16
 # bands of 2 rows, make a candidate of almost every pair above 0.5 Jaccard
 # (and most above 0.3); candidates are then checked with all 64 values on
 # their estimated containment (the share of the shorter text found in the
@@ -109,12 +109,40 @@ def content_hash(text: str) -> str:
 
 # Every character that is neither alphanumeric (str.isalnum) nor a space.
 _NOT_ALNUM = re.compile(r"[^\w\s]|_")
+# Han, kana and Hangul: scripts written without spaces between words (Chinese,
+# Japanese), or with particles and endings joined to them (Korean).
+_CJK = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+)
+CHAR_SHINGLE = 5  # characters a shingle of a CJK text: two or three words' worth
+MIN_CJK_CHARS = 100  # shorter CJK texts (teasers, captions) say too little to cluster on
 
 
 def _shingles(text: str) -> list[bytes]:
-    # Words are the runs of alphanumerics between spaces ("don't" → "dont"): stored
-    # signatures depend on it, so it must not change.
-    words = _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold()).split()
+    """Word 4-shingles; character 5-shingles for a text written in CJK scripts.
+
+    Words are the runs of alphanumerics between spaces ("don't" → "dont"): stored
+    signatures depend on it, so it must not change. A Chinese or Japanese text has
+    no spaces to find words by, and a Korean word changes with its particle ("북한군이",
+    "북한군은"), so in a CJK text the shingles are characters, spaces left
+    out. On 40 real Korean, Chinese and Japanese news texts, copies made as outlets
+    make them (a new headline, a paragraph added or dropped, a byline changed) were
+    estimated at 0.79 or more (median 0.999) of the original; any two different
+    stories in one language, other reports of the same event among them, at 0.49 or
+    less. Korean texts signed with words before this are not compared with these.
+    """
+    letters = _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold())
+    words = letters.split()
+    # CJK where its characters outnumber the other words: a count that a URL, a
+    # byline or a quoted English name does not tip either way.
+    if _CJK.search(letters) and len(_CJK.findall(letters)) >= sum(
+        1 for w in words if not _CJK.search(w)
+    ):
+        compact = "".join(words)
+        if len(compact) < MIN_CJK_CHARS:
+            return []
+        n = CHAR_SHINGLE
+        return [compact[i : i + n].encode() for i in range(len(compact) - n + 1)]
     if len(words) < MIN_WORDS:
         return []
     return [" ".join(words[i : i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)]
@@ -124,7 +152,7 @@ def signature(text: str) -> bytes:
     """A MinHash signature of the text (b'' when the text is too short to compare).
 
     The values are those of datasketch 2's MinHash(num_perm=NUM_PERM, seed=7) over
-    the word 4-shingles (tested equal): SHA-1's first 32 bits, the MurmurHash3
+    the shingles (tested equal): SHA-1's first 32 bits, the MurmurHash3
     finalizer, then affine permutations mod 2**32. Computed here over the distinct
     shingles at once, which is faster, and fixed whichever datasketch is installed
     (its 1.x versions computed other values).
