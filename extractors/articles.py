@@ -98,13 +98,14 @@ def extract_text(tree: HtmlElement, url: str | None = None, *, lead: str | None 
     text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
     # NFC as trafilatura.extract gives it (bare_extraction does not): a decomposed
     # letter would not match the same word typed in a topic
-    text = unicodedata.normalize("NFC", text)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
     return _with_lead(text, lead, tree, shown)
 
 
 # The fast text looks incomplete below this share of the page's visible characters
 # (trafilatura retries in recall mode below 0.2 of its own, stricter page measure).
-# On trafilatura's evaluation pages, the full mode changed nothing above 0.1.
+# On trafilatura's evaluation pages, the full mode changed no score from 0.1 to 0.15.
 INCOMPLETE_SHARE = 0.1
 
 
@@ -164,7 +165,8 @@ def _with_lead(text: str, lead: str | None, tree: HtmlElement, shown: str) -> st
     if len(lead) < MIN_LEAD_CHARS:
         return text
     start = lead[:40].rsplit(" ", 1)[0] if " " in lead[:40] else lead[:40]
-    if start in " ".join(text.split()) or start.split(" ", 1)[0] not in shown:
+    spaced = " ".join(text.split())
+    if start in spaced or start.split(" ", 1)[0] not in shown:
         return text
     nodes = _SHOWN(tree, start=start)
     if not nodes:
@@ -177,7 +179,7 @@ def _with_lead(text: str, lead: str | None, tree: HtmlElement, shown: str) -> st
     words = unicodedata.normalize("NFC", " ".join(block.text_content().split()))
     if start not in words or len(words) > 2 * len(lead) + 200:
         words = lead.rstrip("…").rstrip(".").rstrip() if lead.endswith(("…", "...")) else lead
-    if words in " ".join(text.split()):
+    if words in spaced:
         return text
     return f"{words}\n{text}" if text else words
 

@@ -72,11 +72,11 @@ CREATE TABLE IF NOT EXISTS articles (
     canonical_url VARCHAR NOT NULL,      -- the page's rel=canonical, else final_url; tracking parameters and fragment removed (unique: article_id is its hash)
     content_hash VARCHAR NOT NULL,       -- hash of the case- and space-folded text ('' when there is no text)
     cluster_id VARCHAR NOT NULL,         -- the story: the article_id of the first stored copy of a near-duplicate text
-    signature BLOB,                      -- shingle count and MinHash of the text's word 4-shingles (65 × uint64), for near-duplicates
+    signature BLOB,                      -- shingle count and MinHash of the text's word 4-shingles, or character 5-shingles for Chinese, Japanese and Korean (65 × uint64), for near-duplicates
     feed_id VARCHAR NOT NULL,            -- the feed that first led to it (feeds.feed_id)
     title VARCHAR,                       -- the page's title (else the entry's)
     author VARCHAR,                      -- the page's author (else the entry's)
-    published_at TIMESTAMPTZ,            -- the page's publication date (else the entry's)
+    published_at TIMESTAMPTZ,            -- when the story was published, with its time wherever the page or the entry gives one (else 00:00 of its day)
     language VARCHAR,                    -- ISO 639-1 code detected from the text
     site_name VARCHAR,                   -- the outlet's name, as the page declares it
     text VARCHAR NOT NULL,               -- the article's text ('' when none could be had)
