@@ -38,6 +38,7 @@ from cli.common import (
     use_data_path_option,
 )
 from cli.feeds import feeds_app
+from cli.figures import figures_app
 from cli.read import COMMANDS
 from cli.topics import topics_app
 from extractors.errors import FeedwatchError
@@ -57,6 +58,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: option texts hold brackets, and nothing is cut
 )
 app.add_typer(topics_app, name="topics")
+app.add_typer(figures_app, name="figures")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(alerts_app, name="alerts")
 

@@ -50,7 +50,7 @@ def topics_check(
 
     with exit_codes():
         compiled = load_topics(topics or default_topics())
-        cases = _read_cases(jsonl)
+        cases = read_cases(jsonl)
     for case in cases:
         found = {m.topic: m for m in compiled.match(case["title"], case["text"])}
         verdicts = []
@@ -90,7 +90,7 @@ def _labelled(cases: Path | None, from_warehouse: bool, db: Path) -> list[dict[s
     """The evaluation set: a JSON-lines file, the warehouse's labels, or both."""
     if cases is None and not from_warehouse:
         raise ConfigError("give a CASES file, --labels-from-warehouse, or both")
-    rows = _read_cases(cases, labelled=True) if cases is not None else []
+    rows = read_cases(cases, labelled=True) if cases is not None else []
     if from_warehouse:
         from warehouse import open_warehouse
 
@@ -347,7 +347,7 @@ def topics_explain(
             raise ConfigError("give an ARTICLE_ID or --jsonl CASES (one of the two)")
         one = compiled.only([topic])
         if jsonl is not None:
-            for case in _read_cases(jsonl):
+            for case in read_cases(jsonl):
                 _explain(one, str(case["id"]), case["title"], case["text"])
             return
         assert article is not None
@@ -406,7 +406,7 @@ def _explain(
     out.print()
 
 
-def _read_cases(path: Path, *, labelled: bool = False) -> list[dict[str, Any]]:
+def read_cases(path: Path, *, labelled: bool = False) -> list[dict[str, Any]]:
     """Cases from a JSON-lines file, or standard input for '-'."""
     try:
         with open_input(path) as f:

@@ -21,9 +21,12 @@ HEDGES); nothing is specific to a story, a site or an outlet.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import Any
 
-__all__ = ["HEDGES", "KINDS", "Figure", "figures_in"]
+from extractors.models import Figure
+
+__all__ = ["HEDGES", "KINDS", "Figure", "describe", "figures_in", "figures_of", "summarize"]
 
 KINDS = (
     "troops",
@@ -44,24 +47,6 @@ KINDS = (
     "other",
 )
 HEDGES = ("exact", "about", "more than", "at least", "up to", "as many as", "fewer than")
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A number a sentence reports. `value` is None where the text gives no single
-    number (a range, "dozens"); `low` and `high` are the range it implies (None where
-    open: "more than 8,000" has no high)."""
-
-    value: float | None
-    low: float | None
-    high: float | None
-    hedge: str
-    counted: str
-    kind: str
-    source: str | None
-    sentence: str
-    start: int  # where the number starts in the sentence
-    end: int
 
 
 # --- Numbers -------------------------------------------------------------------------
@@ -196,7 +181,7 @@ _NOT_AFTER = re.compile(
     rf"(?:st|nd|rd|th)\b|(?:{_MONTHS})\b|"
     r"(?:-|\s)?(?:year|month|week|day|hour|minute|second)s?[- ]old|"
     r"years?\b|months?\b|weeks?\b|days?\b|hours?\b|minutes?\b|seconds?\b|decades?\b|"
-    r"km|kilomet\w*|miles?\b|metres?|meters?|m\b|mm\b|cm\b|kg\b|kilograms?|tonnes?|tons?\b|t\b|"
+    r"square|sq\b|km|kilomet\w*|miles?\b|metres?|meters?|m\b|mm\b|cm\b|kg\b|kilograms?|tonnes?|tons?\b|t\b|"
     r"lb|pounds?\s+(?:of|in weight)|feet|foot|ft\b|inch|knots?|mph|km/h|°|degrees?|"
     r"a\.m\.|p\.m\.|am\b|pm\b|gmt|utc|kst|msk|bc\b|ad\b|"
     r"년|월|일|시|분|초|세|살|개월|주년|주일|시간|km|킬로|미터|톤|킬로그램|㎞|"
@@ -212,7 +197,7 @@ _NOT_BEFORE = re.compile(
     r"(?:[A-Za-zА-Яа-я가-힣]-|[A-Za-z]|no\.\s?|nos?\.\s?|number\s|#|№\s?|"
     r"aged\s|age\s|ages\s|(?:in|since|by|until|till|from|of|before|after|during|early|late|mid)-?\s(?=\d{4}\b)|"
     rf"(?:{_MONTHS})\.?\s|제|第|article\s|section\s|resolution\s|page\s|chapter\s|"
-    r"\$\d*|€|£|₩|¥|[A-Za-z]+-\d+-|(?-i:\b[A-Z]{2,}\s)|·|"
+    r"\$\d*|€|£|₩|¥|[A-Za-z]+-\d+-|(?-i:\b[A-Z]{2,}\s)|·|(?:ngày|hôm|tháng)\s(?:\d+[-/.])?|"
     r"(?:Class|Type|Block|Phase|Level|Stage|Tier|Mark|Mk|Category|Group|Part|Figure|Table|Volume|"
     r"Vol|Unit|Batch|Lot|Flight|Brigade|Division|Regiment|Corps|Army|Route|Highway|Gate|Pier|"
     r"Resolution|Res|Art|Sec|Para|Version|Model|Series|Project|Decree|Order|Law)\.?\s)$",
@@ -627,3 +612,74 @@ def _source(sentence: str) -> str | None:
             ):
                 return source
     return None
+
+
+def figures_of(title: str | None, sentences: list[str]) -> tuple[Figure, ...]:
+    """The figures of a topic hit: its headline's, then those of the sentences where
+    the topic's query holds (each sentence once)."""
+    found = [replace(f, in_headline=True) for f in _figures_if_any(title or "")]
+    for sentence in dict.fromkeys(sentences):
+        if sentence != title:
+            found.extend(_figures_if_any(sentence))
+    return tuple(found)
+
+
+def _figures_if_any(sentence: str) -> list[Figure]:
+    return figures_in(sentence) if sentence and _ANY_DIGIT_OR_WORD.search(sentence) else []
+
+
+# A sentence without a digit, a number word or a vague count has no figure: most skip here.
+_ANY_DIGIT_OR_WORD = re.compile(rf"\d|\b{_WORD_NUMBER}\b|(?<!\w)(?:{_VAGUE_RE})(?!\w)", re.I)
+
+
+def describe(value: float | None, low: float | None, high: float | None, hedge: str) -> str:
+    """A figure as an analyst reads it: "about 8,000", "10,000–12,000", "more than 5 million"."""
+    if value is None:
+        if low is not None and high is not None:
+            return f"{_short(low)}–{_short(high)}"
+        return f"{_short(low)} or more" if low is not None else f"up to {_short(high)}"
+    words = "" if hedge == "exact" else hedge + " "
+    return words + _short(value)
+
+
+def _short(n: float | None) -> str:
+    if n is None:
+        return "?"
+    for scale, name in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {name}"
+    return f"{n:,.0f}" if n == int(n) else f"{n:,.2f}"
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per kind, from reported_figures rows (oldest first): the figures reported, the
+    lowest and the highest (their low and high bounds), who said so, the first and
+    last dates, and how many stories."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_kind.setdefault(row["kind"], []).append(row)
+    summary = []
+    for kind in [k for k in KINDS if k in by_kind]:
+        group = by_kind[kind]
+        lows = [r["low"] if r["low"] is not None else r["value"] for r in group]
+        highs = [r["high"] if r["high"] is not None else r["value"] for r in group]
+        lows = [x for x in lows if x is not None]
+        highs = [x for x in highs if x is not None]
+        summary.append(
+            {
+                "kind": kind,
+                "figures": list(
+                    dict.fromkeys(
+                        describe(r["value"], r["low"], r["high"], r["hedge"]) for r in group
+                    )
+                ),
+                "lowest": min(lows) if lows else None,
+                "highest": max(highs) if highs else None,
+                "sources": list(dict.fromkeys(r["source"] for r in group if r["source"])),
+                "first": group[0]["reported_at"],
+                "last": group[-1]["reported_at"],
+                "stories": len({r["story"] for r in group}),
+                "reports": len(group),
+            }
+        )
+    return summary

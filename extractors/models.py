@@ -114,6 +114,25 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A number a sentence reports (extractors/figures.py). `value` is None where the
+    text gives no single number (a range, "dozens"); `low` and `high` are the range
+    it implies (None where open: "more than 8,000" has no high)."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+    hedge: str  # exact, about, more than, at least, up to, as many as, fewer than
+    counted: str  # what is counted, as written
+    kind: str  # one of extractors.figures.KINDS
+    source: str | None  # who says so, where the sentence names it
+    sentence: str
+    start: int  # where the number starts in the sentence
+    end: int
+    in_headline: bool = False  # stated in the article's headline
+
+
+@dataclass(frozen=True)
 class TopicMatch:
     """How one topic matched one article: the score, its parts, the verdict and why.
 
@@ -137,6 +156,7 @@ class TopicMatch:
     share: float = 0.0  # how much of the body carries the query (carrying / total)
     verdict: str = ""  # the rule that decided, in words
     units: tuple[tuple[int, float], ...] = ()  # (0: headline, k: body sentence k; its count)
+    figures: tuple[Figure, ...] = ()  # a hit's figures: its headline's and where the query held
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from jinja2 import Environment, select_autoescape
 from markupsafe import Markup, escape
 
 from extractors.errors import redact_url
+from extractors.figures import KINDS, describe
 from flows.settings import check_topic
 from warehouse import open_warehouse
 from warehouse.api import FeedHealth
@@ -51,6 +52,9 @@ class Digest:
     health: list[FeedHealth] = field(default_factory=list)
     daily: dict[str, dict[date, int]] = field(default_factory=dict)  # topic → day → articles
     latest: dict[str, date] = field(default_factory=dict)  # topic → its last day with a hit
+    figures: dict[str, list[dict[str, Any]]] = field(
+        default_factory=dict
+    )  # topic → reported figures
 
 
 def build_digest(db: str | Path, since: datetime, topic: str | None = None) -> Digest:
@@ -63,6 +67,8 @@ def build_digest(db: str | Path, since: datetime, topic: str | None = None) -> D
         daily = wh.daily_counts(days[0], days[-1])
         stories = wh.new_stories(since, topic)
         latest = wh.latest_hit_days()
+        window = datetime.combine(days[0], datetime.min.time(), UTC)
+        figures = {t: wh.reported_figures(t, window) for t in ([topic] if topic else daily)}
     if topic is not None:
         daily = {topic: daily[topic]}
     return Digest(
@@ -73,6 +79,7 @@ def build_digest(db: str | Path, since: datetime, topic: str | None = None) -> D
         health=health,
         daily=daily,
         latest=latest,
+        figures={t: rows for t, rows in figures.items() if rows},
     )
 
 
@@ -162,6 +169,118 @@ def make_chart(
     return replace(frame, bars=tuple(bars))
 
 
+@dataclass(frozen=True)
+class Point:
+    """One story's figure: a dot at its number, a bar over the range it gives."""
+
+    x: float
+    y: float | None  # the dot; None for a range alone ("dozens", "10,000–12,000")
+    y_low: float | None  # the bar, where there is a range
+    y_high: float | None
+    opens: str  # "up" (more than, at least), "down" (up to, fewer than) or ""
+    label: str  # what the hover says: the day, the figure, what is counted, who says so
+    link: str
+
+
+@dataclass(frozen=True)
+class FigureChart:
+    """The figures of one kind a topic's stories reported, over the chart's days."""
+
+    topic: str
+    kind: str
+    colour: str
+    points: tuple[Point, ...]
+    top: float
+    stories: int
+    sources: tuple[str, ...]
+    days: tuple[date, ...]
+    width: int = 900
+    height: int = 150
+    left: int = 70
+    bottom: int = 22
+
+    @property
+    def plot_height(self) -> int:
+        return self.height - self.bottom - 8
+
+    @property
+    def day_width(self) -> float:
+        return (self.width - self.left - 24) / len(self.days)
+
+    @property
+    def top_label(self) -> str:
+        return describe(self.top, self.top, self.top, "exact")
+
+    @property
+    def ticks(self) -> list[tuple[float, date]]:
+        n = len(self.days)
+        return [
+            (self.left + (i + 0.5) * self.day_width, d)
+            for i, d in enumerate(self.days)
+            if (n - 1 - i) % 7 == 0
+        ]
+
+
+def make_figure_charts(
+    topic: str, colour: str, rows: list[dict[str, Any]], days: list[date]
+) -> list[FigureChart]:
+    """A chart per kind of figure: a point per story, placed at its date and number."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if days[0] <= r["reported_at"].astimezone(UTC).date() <= days[-1]:
+            by_kind.setdefault(r["kind"], []).append(r)
+    charts = []
+    for kind in [k for k in KINDS if k in by_kind]:
+        group = by_kind[kind]
+        highest = max(
+            (x for r in group for x in (r["value"], r["low"], r["high"]) if x is not None),
+            default=1,
+        )
+        top = _nice(highest)
+        frame = FigureChart(
+            topic, kind, colour, (), top, len({r["story"] for r in group}),
+            tuple(dict.fromkeys(r["source"] for r in group if r["source"])), tuple(days),
+        )  # fmt: skip
+
+        def y(v: float | None, frame: FigureChart = frame) -> float | None:
+            return None if v is None else 8 + frame.plot_height * (1 - v / frame.top)
+
+        points = []
+        for r in group:
+            when = r["reported_at"].astimezone(UTC)
+            offset = (when.date() - days[0]).days + (when.hour * 60 + when.minute) / 1440
+            bounded = r["low"] is not None and r["high"] is not None and r["low"] != r["high"]
+            opens = (
+                "up" if r["hedge"] in ("more than", "at least")
+                else "down" if r["hedge"] in ("up to", "as many as", "fewer than")
+                else ""
+            )  # fmt: skip
+            figure = describe(r["value"], r["low"], r["high"], r["hedge"])
+            source = r["source"] or "no source named"
+            points.append(
+                Point(
+                    x=frame.left + offset * frame.day_width,
+                    y=y(r["value"]),
+                    y_low=y(r["low"]) if bounded else None,
+                    y_high=y(r["high"]) if bounded else None,
+                    opens=opens if r["value"] is not None else "",
+                    label=f"{when:%d %b}: {figure} {r['counted']} · {source} · {r['outlet'] or ''}",
+                    link=redact_url(r["link"] or ""),
+                )
+            )
+        charts.append(replace(frame, points=tuple(points)))
+    return charts
+
+
+def _nice(n: float) -> float:
+    """The axis' top: n rounded up to 1, 2 or 5 times a power of ten."""
+    power = 10 ** max(len(str(int(n))) - 1, 0)
+    for step in (1, 2, 5, 10):
+        if n <= step * power:
+            return float(step * power)
+    return float(n)
+
+
 def _env() -> Environment:
     env = Environment(
         autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True
@@ -179,6 +298,10 @@ def digest_html(d: Digest) -> str:
         for i, (topic, counts) in enumerate(sorted(d.daily.items()))
     ]
     colours = {c.topic: c.colour for c in charts}
+    figure_charts = {
+        topic: make_figure_charts(topic, colours.get(topic, PALETTE[0]), rows, days)
+        for topic, rows in sorted(d.figures.items())
+    }
     by_topic: dict[str, list[dict[str, object]]] = {}
     for s in d.stories:
         by_topic.setdefault(str(s["topic"]), []).append(s)
@@ -191,6 +314,7 @@ def digest_html(d: Digest) -> str:
             d=d,
             days=days,
             charts=charts,
+            figure_charts={t: c for t, c in figure_charts.items() if c},
             colours=colours,
             by_topic=by_topic,
             counts=counts,

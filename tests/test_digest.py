@@ -260,3 +260,86 @@ def test_the_guides_python_example_runs_with_pandas_and_polars(recent_db: Path) 
     assert dict(per_outlet) == dict(  # type: ignore[call-overload]
         read_rows(recent_db, "SELECT outlet, count(*) FROM topic_hits GROUP BY outlet")
     )
+
+
+def test_a_real_browser_shows_the_figures_the_stories_report(
+    recent_db: Path, tmp_path: Path
+) -> None:
+    """A chart per topic and kind of figure: a point per story, the range as a bar, and
+    a hover naming the figure, what is counted and who says so."""
+    rows = read_rows(
+        recent_db,
+        "SELECT topic, kind, value IS NULL AND low IS NOT NULL AND high IS NOT NULL, source"
+        " FROM reported_figures WHERE reported_at >= current_date - 29",
+    )
+    assert rows, "the demo's stories report figures"
+    executable = chromium()
+    page = tmp_path / "report.html"
+    _write(recent_db, page, "--since", "24h")
+    with Browser(executable, width=1100, height=900) as browser:
+        browser.open(page.as_uri())
+        seen = browser.evaluate(
+            """(() => {
+              const shown = el => { const r = el.getBoundingClientRect();
+                return r.width > 0 && r.height > 0; };
+              const charts = [...document.querySelectorAll('figure.figures')];
+              return {
+                charts: charts.filter(c => shown(c.querySelector('svg')))
+                              .map(c => c.dataset.topic + '/' + c.dataset.kind),
+                points: [...document.querySelectorAll('figure.figures g.point')].map(g => ({
+                  title: g.querySelector('title').textContent,
+                  dot: !!g.querySelector('circle.dot') && shown(g.querySelector('circle.dot')),
+                  bar: !!g.querySelector('rect.range') && shown(g.querySelector('rect.range')),
+                })),
+              };
+            })()"""
+        )
+        browser.evaluate("document.getElementById('figures').scrollIntoView()")
+        shot = browser.screenshot(tmp_path / "figures.png")
+    assert sorted(seen["charts"]) == sorted({f"{t}/{k}" for t, k, _, _ in rows})
+    assert len(seen["points"]) == len(rows)
+    assert sum(p["bar"] for p in seen["points"]) == sum(r[2] for r in rows)  # ranges as bars
+    assert all(p["dot"] or p["bar"] for p in seen["points"])
+    for _, _, _, source in rows:
+        if source:
+            assert any(source in p["title"] for p in seen["points"]), source
+    assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_figures_per_kind_as_table_json_and_csv(recent_db: Path) -> None:
+    stored = read_rows(
+        recent_db,
+        "SELECT kind, count(DISTINCT story), min(coalesce(low, value)), max(coalesce(high, value))"
+        " FROM reported_figures WHERE topic = 'dprk-russia' GROUP BY kind",
+    )
+    result = runner.invoke(
+        app, ["figures", "--topic", "dprk-russia", "--db", str(recent_db), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    kinds = {r["kind"]: r for r in map(json.loads, result.output.splitlines())}
+    assert {k: (r["stories"], r["lowest"], r["highest"]) for k, r in kinds.items()} == {
+        k: (n, lo, hi) for k, n, lo, hi in stored
+    }
+    assert all(r["figures"] and r["first"] <= r["last"] for r in kinds.values())
+    one = next(iter(kinds))
+    only = runner.invoke(
+        app,
+        [
+            "figures",
+            "--topic",
+            "dprk-russia",
+            "--db",
+            str(recent_db),
+            "--kind",
+            one,
+            "--format",
+            "csv",
+        ],
+    )
+    assert only.exit_code == 0 and only.output.splitlines()[0].startswith("kind,stories")
+    assert [line.split(",")[0] for line in only.output.splitlines()[1:]] == [one]
+    table = runner.invoke(app, ["figures", "--topic", "dprk-russia", "--db", str(recent_db)])
+    assert table.exit_code == 0 and one in table.output
+    for bad in (["--topic", "no-such-topic"], ["--topic", "dprk-russia", "--kind", "tanks"], []):
+        wrong = runner.invoke(app, ["figures", "--db", str(recent_db), *bad])
+        assert wrong.exit_code == 2, (bad, wrong.output)

@@ -139,3 +139,45 @@ def test_numbers_that_are_not_figures() -> None:
         "It was the fourth joint patrol in 12 months, the two countries said.",
     ):
         assert figures_in(text) == [], text
+
+
+def test_figures_check_prints_each_texts_figures_as_json(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.app import app
+
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(
+        json.dumps(
+            {
+                "id": "a",
+                "title": "About 8,000 North Korean troops now at Ukraine's border, Pentagon says",
+                "text": "North Korea has sent about 8,000 troops to Russia, the Pentagon said.",
+            }
+        )
+        + "\n"
+        + json.dumps({"id": "b", "title": "Weather", "text": "Sunny, 25 degrees, in 2024."})
+        + "\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["figures", "check", "--jsonl", str(cases)])
+    assert result.exit_code == 0, result.output
+    a, b = map(json.loads, result.output.splitlines())
+    assert b == {"id": "b", "figures": []}
+    assert a["id"] == "a" and len(a["figures"]) == 2
+    first = a["figures"][0]
+    assert first | {"sentence": ""} == {
+        "topic": "dprk-russia",
+        "value": 8000.0,
+        "low": 8000.0,
+        "high": 8000.0,
+        "hedge": "about",
+        "counted": "North Korean troops",
+        "kind": "troops",
+        "source": "Pentagon",
+        "sentence": "",
+    }
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "text": 3}\n', encoding="utf-8")
+    wrong = CliRunner().invoke(app, ["figures", "check", "--jsonl", str(bad)])
+    assert wrong.exit_code == 2 and "bad.jsonl" in wrong.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from conftest import read_rows
@@ -61,3 +62,27 @@ def test_changed_topic_is_rescored_without_refetching(
 
     assert rescore_topics(topics_path=str(changed), db=str(db)).topics == []  # up to date now
     assert not poll_feeds(str(demo_feeds), str(changed), str(db), poll_all=True).stale_topics
+
+
+def test_rescoring_recomputes_the_figures_of_the_hits(
+    demo_feeds: Path, topics_file: Path, db: Path
+) -> None:
+    poll_feeds(str(demo_feeds), str(topics_file), str(db), poll_all=True)
+    query = (
+        "SELECT article_id, topic, topic_version, position, kind, value, low, high, hedge, source"
+        " FROM topic_figures ORDER BY ALL"
+    )
+    polled = read_rows(db, query)
+    assert polled  # the demo's hits report figures, stored as they load
+    # Every figure belongs to a hit of the same topic version.
+    orphans = read_rows(
+        db,
+        "SELECT count(*) FROM topic_figures f LEFT JOIN topic_matches m USING"
+        " (article_id, topic, topic_version) WHERE m.matched IS DISTINCT FROM true",
+    )[0][0]
+    assert orphans == 0
+    with duckdb.connect(str(db)) as con:  # figures lost, as on a warehouse from before them
+        con.execute("DELETE FROM topic_figures")
+    summary = rescore_topics(topics_path=str(topics_file), db=str(db), all_topics=True)
+    assert summary.articles == 20
+    assert read_rows(db, query) == polled  # recomputed, the same

@@ -82,6 +82,10 @@ STEPS: dict[int, Step] = {
     6: Step("Tables unchanged; feed_health's stale rule fixed (views are remade)"),
     7: Step("The parts of every topic score, each topic version's weights, analysts' labels"),
     8: Step("A run loads in batches: run_batches records each (runs sums them)"),
+    9: Step(
+        "The figures topic hits report (topic_figures) and the reported_figures view;"
+        " hits stored before get theirs when rescored (`feedwatch rescore --all`)"
+    ),
 }
 SCHEMA_VERSION = max(STEPS)
 

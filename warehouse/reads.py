@@ -126,6 +126,23 @@ class Reads(Session):
             [since, topic, topic],
         )
 
+    def reported_figures(
+        self, topic: str, since: datetime | None = None, kind: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The figures a current topic's hits reported since `since`, each story once
+        (the reported_figures view), oldest first."""
+        return self._dicts(
+            """
+            SELECT kind, value, low, high, hedge, counted, source, sentence, story,
+                   reported_at, title, link, outlet, article_id
+            FROM reported_figures
+            WHERE topic = ? AND (CAST(? AS TIMESTAMPTZ) IS NULL OR reported_at >= ?)
+              AND (CAST(? AS VARCHAR) IS NULL OR kind = ?)
+            ORDER BY kind, reported_at, story
+            """,
+            [topic, since, since, kind, kind],
+        )
+
     def daily_counts(self, first_day: date, last_day: date) -> dict[str, dict[date, int]]:
         """Hit articles per current topic per day (publication date, else fetch date),
         every current topic included, days without hits left out."""

@@ -118,6 +118,25 @@ CREATE TABLE IF NOT EXISTS topic_matches (
     verdict VARCHAR                      -- the rule that decided, in words: 'hit: headline 2 + share 1.3 (…) = 3.3 ≥ 2'
 );
 
+-- The figures each topic hit reports: one row per figure per article and topic version,
+-- from the hit's headline and the sentences where the topic's query holds
+-- (extractors/figures.py; docs/figures.md). Re-scoring a topic recomputes them.
+CREATE TABLE IF NOT EXISTS topic_figures (
+    article_id VARCHAR NOT NULL,         -- the article (articles.article_id)
+    topic VARCHAR NOT NULL,              -- the topic hit (topic_matches.topic)
+    topic_version VARCHAR NOT NULL,      -- the topic's version (topic_matches.topic_version)
+    position INTEGER NOT NULL,           -- the figure's place in the article: 0 for the first, headline first
+    value DOUBLE,                        -- the number stated; NULL where the text gives none (a range, "dozens")
+    low DOUBLE,                          -- the lowest the text allows; NULL when open ("up to 8,000")
+    high DOUBLE,                         -- the highest the text allows; NULL when open ("more than 8,000")
+    hedge VARCHAR NOT NULL,              -- exact, about, more than, at least, up to, as many as, fewer than
+    counted VARCHAR NOT NULL,            -- what is counted, as written ("North Korean troops", "포탄")
+    kind VARCHAR NOT NULL,               -- troops, casualties, killed, wounded, captured, defectors, workers, shells, missiles, rockets, launchers, drones, aircraft, vehicles, money or other
+    source VARCHAR,                      -- who says so, where the sentence names it ("South Korea's spy agency")
+    sentence VARCHAR NOT NULL,           -- the sentence (or headline) that states it
+    in_headline BOOLEAN NOT NULL         -- true when the headline states it
+);
+
 CREATE TABLE IF NOT EXISTS topics (
     topic VARCHAR NOT NULL,              -- the topic's name in topics.yaml
     version VARCHAR NOT NULL,            -- hash of its query, thresholds and the aliases it uses
@@ -208,6 +227,39 @@ FROM (
     WINDOW story AS (PARTITION BY h.topic, h.cluster_id)
 )
 WHERE rank = 1;
+
+-- Figures reported in the current topics' hits, each story once: where copies of one story
+-- state the same figure, the first copy published speaks for them. With the story's date,
+-- outlet and link.
+CREATE OR REPLACE VIEW reported_figures AS
+SELECT * EXCLUDE (copy)
+FROM (
+    SELECT x.topic,
+           x.kind,
+           x.value,
+           x.low,
+           x.high,
+           x.hedge,
+           x.counted,
+           x.source,
+           x.sentence,
+           x.in_headline,
+           a.cluster_id AS story,
+           coalesce(a.published_at, a.fetched_at) AS reported_at,
+           a.title,
+           a.canonical_url AS link,
+           coalesce(a.site_name, f.title, regexp_extract(a.canonical_url, '^https?://([^/]+)', 1)) AS outlet,
+           a.article_id,
+           row_number() OVER (
+               PARTITION BY x.topic, a.cluster_id, x.kind, x.value, x.low, x.high
+               ORDER BY coalesce(a.published_at, a.fetched_at), a.article_id, x.position
+           ) AS copy
+    FROM topic_figures x
+    JOIN topics t ON t.topic = x.topic AND t.version = x.topic_version AND t.current
+    JOIN articles a USING (article_id)
+    LEFT JOIN feeds f ON f.feed_id = a.feed_id
+)
+WHERE copy = 1;
 
 -- Hits per topic per day (by publication date, else fetch date): articles and distinct stories.
 CREATE OR REPLACE VIEW daily_topic_counts AS

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from extractors.models import ArticleRecord, Topic, TopicMatch
+from extractors.models import ArticleRecord, Figure, Topic, TopicMatch
 from warehouse._duckdb import transaction
 from warehouse._session import Session
 from warehouse.api import Hit
@@ -94,10 +94,11 @@ class TopicStore(Session):
         """Forget the stored matches of these topic versions (before re-matching them)."""
         with transaction(self.con):
             for t in topics:
-                self.con.execute(
-                    "DELETE FROM topic_matches WHERE topic = ? AND topic_version = ?",
-                    [t.name, t.version],
-                )
+                for table in ("topic_matches", "topic_figures"):
+                    self.con.execute(
+                        f"DELETE FROM {table} WHERE topic = ? AND topic_version = ?",
+                        [t.name, t.version],
+                    )
 
     def insert_matches(self, matches: Sequence[tuple[str, TopicMatch]]) -> None:
         """Store (article_id, match) pairs in one transaction."""
@@ -109,6 +110,10 @@ class TopicStore(Session):
     def _insert(self, matches: Sequence[tuple[str, TopicMatch]], now: datetime) -> None:
         self._stage("batch_matches", "topic_matches", [_match_row(a, m, now) for a, m in matches])
         self.con.execute("INSERT INTO topic_matches BY NAME SELECT * FROM batch_matches")
+        figures = [_figure_row(a, m, i, f) for a, m in matches for i, f in enumerate(m.figures)]
+        if figures:
+            self._stage("batch_figures", "topic_figures", figures)
+            self.con.execute("INSERT INTO topic_figures BY NAME SELECT * FROM batch_figures")
 
     def _insert_new_matches(
         self, new: Sequence[tuple[str, ArticleRecord]], clusters: dict[str, str], now: datetime
@@ -189,4 +194,22 @@ def _match_row(article_id: str, m: TopicMatch, now: datetime) -> dict[str, Any]:
         "total_sentences": m.total_sentences,
         "share": m.share,
         "verdict": m.verdict,
+    }
+
+
+def _figure_row(article_id: str, m: TopicMatch, position: int, f: Figure) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "topic": m.topic,
+        "topic_version": m.version,
+        "position": position,
+        "value": f.value,
+        "low": f.low,
+        "high": f.high,
+        "hedge": f.hedge,
+        "counted": f.counted,
+        "kind": f.kind,
+        "source": f.source,
+        "sentence": f.sentence,
+        "in_headline": f.in_headline,
     }

@@ -22,7 +22,8 @@ from math import inf
 import ahocorasick
 
 from extractors.errors import TopicSyntaxError
-from extractors.models import Mention, Topic, TopicMatch
+from extractors.figures import figures_of
+from extractors.models import Figure, Mention, Topic, TopicMatch
 from extractors.topics.document import FIELD_GAP, Document
 from extractors.topics.query import (
     And,
@@ -357,7 +358,22 @@ def _explain(
         share=score.share,
         verdict=score.verdict(),
         units=tuple(sorted((u, r.score) for u, r in units.items())),
+        figures=_figures(doc, units) if score.matched else (),
     )
+
+
+def _figures(doc: Document, units: dict[int, _Result]) -> tuple[Figure, ...]:
+    """The figures of a hit: in its headline, and in the body sentences where the query held."""
+    bounds = doc.bounds("text")
+    starts = [b[0] for b in bounds]
+    sentences = []
+    for u in sorted(units):
+        tokens = doc.tokens_of(u)
+        if u == 0 or not tokens or not bounds:
+            continue
+        i = max(bisect.bisect_right(starts, doc.chars(tokens[0])[0]) - 1, 0)
+        sentences.append(doc.fields["text"][bounds[i][0] : bounds[i][1]])
+    return figures_of(doc.fields["title"], sentences)
 
 
 def _best_snippet(doc: Document, spans: list[_Span]) -> str | None:
