@@ -88,7 +88,7 @@ bench: $(DEV_STAMP) $(LAKE_STAMP) $(READER_STAMP)
 
 # docs/digest.png, from the demo site polled through the real flow (needs Debian's chromium).
 screenshot: $(DEV_STAMP)
-	PREFECT_HOME=$$(mktemp -d) $(BIN)/python scripts/digest_screenshot.py docs/digest.png
+	PREFECT_HOME=$$(mktemp -d) $(BIN)/python scripts/digest_screenshot.py docs/digest.png docs/digest-figures.png
 
 clean:
 	rm -rf $(VENV) $(LAKE_VENV) $(READER_VENV) .prefect .pytest_cache .mypy_cache .ruff_cache *.egg-info

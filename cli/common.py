@@ -18,7 +18,7 @@ from typing import IO, Annotated, Any
 import typer
 import typer.main
 from rich.console import Console
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from extractors.errors import (
     ConfigError,
@@ -148,6 +148,19 @@ def use_data_path_option(value: str | None) -> None:
         from flows.settings import use_data_path  # settings load lazily: --help stays quick
 
         use_data_path(value)
+
+
+class Group(TyperGroup):
+    """A command with subcommands and options of its own (feedwatch figures): the same
+    --data-path beside --db, and whole sentences in command lists, as Command."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if any("--db" in getattr(p, "opts", ()) for p in self.params):
+            self.params.append(data_path_option())
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return super().get_short_help_str(limit=10_000)
 
 
 def data_path_option() -> Any:

@@ -15,6 +15,7 @@ from cli.common import (
     DEFAULT_DB,
     Command,
     DbOpt,
+    Group,
     TopicsOpt,
     check_format,
     default_topics,
@@ -31,6 +32,7 @@ figures_app = typer.Typer(
     help="The figures a topic's stories report: how many troops, shells, casualties, by whom.",
     rich_markup_mode=None,
     invoke_without_command=True,
+    cls=Group,
 )
 
 
@@ -133,9 +135,10 @@ def figures_check(
     ],
     topics: TopicsOpt = None,
 ) -> None:
-    """The figures each text's topic hits report, one JSON line per text:
-    {"id", "figures": [{"topic", "value", "low", "high", "hedge", "counted", "kind",
-    "source", "sentence"}]}."""
+    """Print the figures of each text's topic hits, one JSON line per text.
+
+    Each line: {"id", "figures": [{"topic", "value", "low", "high", "hedge", "counted",
+    "kind", "source", "sentence"}]}; no warehouse needed."""
     from cli.topics import read_cases
     from flows.settings import load_topics
 

@@ -305,8 +305,11 @@ def figures_in(sentence: str) -> list[Figure]:
     """Every figure the sentence states, in order."""
     found: list[Figure] = []
     pending: list[int] = []
+    if not _may_hold_a_number(sentence):
+        return found
     matches = list(_NUMBER.finditer(sentence))
-    source = _source(sentence)
+    source: str | None = None
+    named = False
     i = 0
     while i < len(matches):
         m = matches[i]
@@ -356,6 +359,8 @@ def figures_in(sentence: str) -> list[Figure]:
             pending.append(len(found))  # may take the kind of a figure joined to it
         if kind is None:
             kind = ""
+        if not named:  # who says so: looked for once, when there is a figure
+            source, named = _source(sentence), True
         hedge = _hedge(before, after)
         if kind_of_match == "vague" and hedge == "exact":
             hedge = "about"
@@ -625,11 +630,36 @@ def figures_of(title: str | None, sentences: list[str]) -> tuple[Figure, ...]:
 
 
 def _figures_if_any(sentence: str) -> list[Figure]:
-    return figures_in(sentence) if sentence and _ANY_DIGIT_OR_WORD.search(sentence) else []
+    return figures_in(sentence) if sentence else []
 
 
-# A sentence without a digit, a number word or a vague count has no figure: most skip here.
-_ANY_DIGIT_OR_WORD = re.compile(rf"\d|\b{_WORD_NUMBER}\b|(?<!\w)(?:{_VAGUE_RE})(?!\w)", re.I)
+def _may_hold_a_number(sentence: str) -> bool:
+    """A digit, or a word a number or a vague count starts with: a cheap test that
+    spares most sentences the full scan."""
+    if _DIGIT.search(sentence):
+        return True
+    return not _NUMBER_WORDS.isdisjoint(sentence.lower().split())
+
+
+_DIGIT = re.compile(r"\d")
+_NUMBER_WORDS = frozenset(
+    [w for w in _UNITS if len(w) > 2]
+    + [k.split()[0] for k in _VAGUE]
+    + [
+        "dozen",
+        "half",
+        "few",
+        "several",
+        "tens",
+        "hundreds",
+        "thousands",
+        "millions",
+        "수십",
+        "수백",
+        "수천",
+        "수만",
+    ]
+)
 
 
 def describe(value: float | None, low: float | None, high: float | None, hedge: str) -> str:

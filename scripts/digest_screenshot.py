@@ -1,4 +1,4 @@
-"""Make docs/digest.png: the demo site, its stories dated over the last four weeks, polled
+"""Make docs/digest.png (and docs/digest-figures.png, its figures): the demo site, its stories dated over the last four weeks, polled
 through the real flow, its digest rendered by headless Chromium.
 
     make screenshot      (needs Debian's chromium: apt-get install chromium)
@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(out: Path) -> None:
+def main(out: Path, figures: Path | None = None) -> None:
     os.environ["FEEDWATCH_ALLOW_PRIVATE_NETWORKS"] = "1"  # the demo site is on loopback
     from flows.demo import ATOM_PATH, RSS_PATH, demo_server
     from flows.demo.browser import Browser
@@ -46,8 +46,13 @@ def main(out: Path) -> None:
         with Browser(width=1000, height=900) as browser:
             browser.open(page.as_uri())
             browser.screenshot(out)
-    print(f"wrote {out}")
+            if figures is not None:  # the figures section alone
+                browser.screenshot(figures, element="figures")
+    print(f"wrote {out}" + (f" and {figures}" if figures is not None else ""))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "digest.png")
+    main(
+        Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "digest.png",
+        Path(sys.argv[2]) if len(sys.argv) > 2 else None,
+    )

@@ -210,8 +210,9 @@ class Browser:
                 return value
             time.sleep(0.05)
 
-    def screenshot(self, path: Path, full_page: bool = True) -> Path:
-        """A PNG of the page at the browser's width (its whole length with full_page)."""
+    def screenshot(self, path: Path, full_page: bool = True, element: str | None = None) -> Path:
+        """A PNG of the page at the browser's width (its whole length with full_page), or
+        of the element with this id alone."""
         width, height = self.size
         if full_page:
             height = int(self.evaluate("document.documentElement.scrollHeight"))
@@ -223,6 +224,14 @@ class Browser:
             deviceScaleFactor=1,
             mobile=False,
         )
-        data = self._call("Page.captureScreenshot", session=True, format="png")["data"]
+        clip = {}
+        if element is not None:
+            box = self.evaluate(
+                f"(() => {{ const r = document.getElementById({element!r}).getBoundingClientRect();"
+                " return [r.left + scrollX, r.top + scrollY, r.width, r.height]; })()"
+            )
+            x, y, w, h = (float(v) for v in box)
+            clip = {"clip": {"x": x, "y": y, "width": w, "height": h, "scale": 1}}
+        data = self._call("Page.captureScreenshot", session=True, format="png", **clip)["data"]
         path.write_bytes(base64.b64decode(data))
         return path
