@@ -79,7 +79,7 @@ _VAGUE = {
     "several hundred": (300, 999), "several thousand": (3_000, 9_999),
     "a few hundred": (200, 500), "a few thousand": (2_000, 5_000),
     "several million": (3e6, 9.99e6), "a few dozen": (24, 60), "several dozen": (36, 99),
-    "several thousands": (3_000, 9_999), "several hundred thousand": (300_000, 999_999),
+    "several thousands": (3_000, 9_999), "billions": (2e9, 9.99e9), "several hundred thousand": (300_000, 999_999),
     "dutzende": (24, 99), "hunderte": (200, 999), "tausende": (2_000, 9_999),
     "zehntausende": (20_000, 99_999), "hàng nghìn": (2_000, 9_999), "hàng trăm": (200, 999),
     "hàng chục": (20, 99), "hàng triệu": (2e6, 9.99e6),
@@ -226,7 +226,7 @@ _KIND_WORDS: tuple[tuple[str, str], ...] = (
     ("missiles", r"missiles?|미사일\w*|ミサイル|导弹|ракет\w*|\w*raketen?\b|marschflugkörper|tên lửa"),
     ("rockets", r"rockets?|로켓\w*"),
     ("drones", r"drones?|UAVs?|UAS\b|FPVs?|unmanned|드론\w*|무인기\w*|беспилотник\w*|дрон\w*|БПЛА|\w*drohnen?|herumfliegend\w*|máy bay không người lái|UAV"),
-    ("aircraft", r"aircraft|jets?\b|fighters?\b(?! jets? pilots)|planes?|helicopters?|bombers?|전투기\w*|항공기\w*|헬기\w*|폭격기\w*|самолет\w*|самолёт\w*|вертолет\w*|истребител\w*|kampfjets?|flugzeuge?|máy bay|"
+    ("aircraft", r"aircraft|airframes?|jets?\b|fighters?\b(?! jets? pilots)|planes?|helicopters?|bombers?|전투기\w*|항공기\w*|헬기\w*|폭격기\w*|самолет\w*|самолёт\w*|вертолет\w*|истребител\w*|kampfjets?|flugzeuge?|máy bay|"
                  r"(?:Su|MiG|Tu|Il|Yak|Ka|Mi|J|JH|KJ|H|Y|F|B|FA)-\d+\w*"),
     ("vehicles", r"vehicles?|(?<!anti-)tanks?\b|trucks?|armou?red|전차\w*|탱크\w*|차량\w*|장갑차\w*|танк\w*|машин\w*|бронетехник\w*|panzer\b|fahrzeuge?|xe tăng|xe bọc thép|xe chiến đấu|xe cơ giới|xe|"
                  r"(?:T|BMP|BMD|BTR|BRDM)-\d+\w*"),
@@ -347,11 +347,14 @@ def figures_in(sentence: str) -> list[Figure]:
         if not money and _not_a_figure(before, after, m.group(), kind_of_match):
             continue
         counted, kind = _counted(sentence, start, end, money)
+        name = _NAME_BEFORE.search(before)
+        if name and name.group(1).lower() not in _NOT_NAMES and kind in (None, "other"):
+            continue  # "Kilo 636 submarines", "Hornsea 3": a name, not a count
         if kind_of_match == "words" and _DEFINITE.search(before):
             continue  # "the two countries": named before, not a figure reported
-        if (value == 1 and kind == "other" and kind_of_match != "digits") or (
-            kind_of_match == "digits" and "." in m.group() and _COUNTER.match(after)
-        ):
+        if (
+            value == 1 and kind == "other" and (kind_of_match != "digits" or _COUNTER.match(after))
+        ) or (kind_of_match == "digits" and "." in m.group() and _COUNTER.match(after)):
             continue  # "one of them"; "0.72명" is a rate, not a count
         if kind == "money" and re.match(r"^\s*\S*\s*(?:지폐|짜리|bills?|notes?|banknotes?)", after):
             continue  # a denomination, not an amount
@@ -375,7 +378,8 @@ def figures_in(sentence: str) -> list[Figure]:
         later = found[i + 1] if i + 1 < len(found) else None
         if (
             later is not None
-            and later.kind not in ("", "other")
+            and later.kind != ""
+            and (later.kind != "other" or here.kind == "")
             and _JOINED.match(sentence[here.end : later.start])
         ):
             found[i] = replace(here, kind=later.kind, counted=later.counted)
@@ -392,6 +396,53 @@ _JOINED = re.compile(
 def _trailing_scale(text: str) -> float:
     m = re.search(rf"\s*({_SCALE_WORD})\.?$", text.strip(), re.IGNORECASE)
     return _SCALES.get(m.group(1).lower().rstrip("."), 0.0) if m else 0.0
+
+
+# A capitalised word right before a number, inside a sentence.
+_NAME_BEFORE = re.compile(r"(?<=[\w,;:)] )([A-Z][a-z]+)\s$")
+_NOT_NAMES = frozenset(
+    [
+        "about",
+        "some",
+        "over",
+        "nearly",
+        "around",
+        "almost",
+        "approximately",
+        "roughly",
+        "only",
+        "just",
+        "another",
+        "all",
+        "the",
+        "more",
+        "fewer",
+        "less",
+        "up",
+        "at",
+        "as",
+        "and",
+        "or",
+        "but",
+        "these",
+        "those",
+        "its",
+        "their",
+        "his",
+        "her",
+        "our",
+        "each",
+        "with",
+        "by",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "from",
+        "than",
+    ]
+)
 
 
 def _not_a_figure(before: str, after: str, number: str, kind: str) -> bool:
@@ -428,6 +479,11 @@ def _counted(sentence: str, start: int, end: int, money: bool) -> tuple[str, str
     ).rstrip()
     verb = re.search(r"([^\W\d_]+(?:\s[^\W\d_]+)?)$", unhedged)
     verb_kind = "casualties" if verb and _DID_TO.search(verb.group(1)) else None
+    if re.search(
+        r"(?:bodies|remains|death toll|deaths)\s+(?:of|at|to|rose to|reached)\s*$", unhedged, re.I
+    ):
+        verb = None
+        verb_kind = "killed"
     if verb and re.search(r"(?:captured|gefangen)$", verb.group(1), re.I):
         verb_kind = "captured"
     elif verb and re.search(r"(?:killed|getötet)$", verb.group(1), re.I):
@@ -437,7 +493,8 @@ def _counted(sentence: str, start: int, end: int, money: bool) -> tuple[str, str
     # The noun phrase after the number, up to its head noun.
     words: list[str] = []
     rest = re.sub(
-        r"^\s*(?:of\s+(?:the|these|those|its|their|them)?\s*|more\s+|additional\s+|new\s+|other\s+)",
+        r"^\s*(?:units?\s+of\s+(?:this|the|these)?\s*|of\s+(?:the|these|those|its|their|them)?\s*|"
+        r"more\s+|additional\s+|new\s+|other\s+)",
         "",
         after,
         flags=re.I,
@@ -446,6 +503,9 @@ def _counted(sentence: str, start: int, end: int, money: bool) -> tuple[str, str
     for w in re.finditer(r"\S+", rest):
         token = w.group()
         clean = token.strip(",.;:!?()[]\"'“”‘’«»_*")
+        if clean.lower() in ("and", "or") and words and all(w[:1].isupper() for w in words):
+            words.append(clean)  # "10,000 Chinese and Russian troops"
+            continue
         if not clean or _STOP.match(clean) or not _WORDISH.fullmatch(clean):
             break
         words.append(clean)
@@ -481,19 +541,29 @@ def _head(words: list[str]) -> tuple[str, str | None]:
     Units and types count themselves ("eight artillery brigades", "two types of UAV")."""
     if words and _UNITS_OF.match(" ".join(words)):
         return " ".join(words[:3]), "other"
-    for n in range(1, len(words) + 1):
+    for n in range(1, min(len(words), 5) + 1):
         kind = _kind(" ".join(words[:n]))
         if kind:
             # what fires them, named after them: "rocket systems", "tên lửa phóng loạt"
             for m in range(n + 1, len(words) + 1):
                 if _kind(" ".join(words[:m])) == "launchers":
                     return " ".join(words[:m]), "launchers"
+            if _EVENTS.match(" ".join(words[n:])):  # "missile tests", "rounds of talks"
+                return " ".join(words[: n + 1]), "other"
             return " ".join(words[:n]), kind
+    for n in range(1, min(len(words), 3) + 1):
         if _COUNTABLE.search(" ".join(words[:n])):
             return " ".join(words[:n]), "other"
     return " ".join(words), None
 
 
+# After a kind's word, what makes the count one of events: "six missile tests".
+_EVENTS = re.compile(
+    r"^(?:\(?[A-Z]+\)?\s+)?(?:tests?|launch(?:es)?|strikes?|attacks?|drills?|exercises?|flights?|"
+    r"sorties|talks|consultations?|negotiations?|of (?:talks|consultations|negotiations|sanctions|"
+    r"strategic|diplomatic|political))\b",
+    re.I,
+)
 _UNITS_OF = re.compile(
     r"^(?:\w+\s+)?(?:brigades?|battalions?|divisions?|regiments?|companies|types?|kinds?|sorts?|"
     r"lữ đoàn|tiểu đoàn|sư đoàn|trung đoàn|loại|kiểu|brigaden?|bataillone?|divisionen?|arten?)\b",
@@ -527,7 +597,9 @@ _COUNTABLE = re.compile(
 _PARTICLE = re.compile(r"(?:을|를|이|가|은|는|에게|에서|에|의|도|과|와|으로|로|만)$")
 _KO_HEDGE = re.compile(r"^(?:이상|이하|미만|가량|정도|여|넘는|넘게|초과|안팎|내외|약|최소|최대|총)")
 # Verb forms before a noun ("처한 5대 위기"): what follows is not counted by them.
-_ADNOMINAL = re.compile(r"(?:한|된|던|진|운|찬|할|될)$")
+_ADNOMINAL = re.compile(
+    r"(?:한|된|던|진|운|찬|할|될|해서|하면|되면|나면|하고|하며|해야|했고|이며|이고)$"
+)
 
 
 def _counted_korean(before: str, after: str, counter: re.Match[str]) -> tuple[str, str | None]:
@@ -540,7 +612,11 @@ def _counted_korean(before: str, after: str, counter: re.Match[str]) -> tuple[st
     following = re.match(rf"^(?:\s*{linked}|{spaced})[‘'\"“]?([가-힣A-Za-z]{{2,}})", tail)
     # The nouns just before: "북한군 사상자 4천명", "포탄 800만 발"; none after a particle
     # ("인구는 38억 명" says what the number is, not what it counts) or a verb form.
-    nouns = [w for w in re.findall(r"[가-힣A-Za-z·]+", before[-30:])][-2:]
+    nouns = [
+        w
+        for w in re.findall(r"[가-힣A-Za-z·]+", before[-30:])
+        if not _KO_HEDGE.fullmatch(w) and not w.endswith("씩")
+    ][-2:]
     if not re.search(r"[가-힣A-Za-z·]\s*(?:약|최소|최대|대략|총)?\s*$", before):
         nouns = []
     while nouns and _PARTICLE.search(nouns[0]) and len(nouns) > 1:
@@ -654,6 +730,7 @@ _NUMBER_WORDS = frozenset(
         "hundreds",
         "thousands",
         "millions",
+        "billions",
         "수십",
         "수백",
         "수천",

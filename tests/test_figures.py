@@ -1,6 +1,6 @@
 """extractors.figures: the numbers real news reports, scored against annotations.
 
-tests/data/figures.jsonl annotates 316 real sentences of the shared corpora
+tests/data/figures.jsonl annotates 416 real sentences of the shared corpora
 (topics-real, topics-china-russia: English, Korean, Vietnamese, German, Chinese)
 with every figure they state and none of the numbers that only look like one
 (years, dates, ages, percentages, rates, model names, calibres, ordinals). Each line
@@ -35,7 +35,7 @@ from extractors.figures import Figure, figures_in
 CASES = Path(__file__).resolve().parent / "data" / "figures.jsonl"
 # Floors per language: measured P/R on these sentences, less a margin (this set was
 # used to build the rules; the goal on news never seen is P ≥ 0.90, R ≥ 0.85).
-FLOORS = {"en": (0.93, 0.86), "ko": (0.85, 0.85), "vi": (0.90, 0.90), "de": (0.80, 0.80)}
+FLOORS = {"en": (0.93, 0.86), "ko": (0.90, 0.85), "vi": (0.90, 0.90), "de": (0.80, 0.80)}
 
 
 def _close(a: float | None, b: float | None) -> bool:
