@@ -10,12 +10,16 @@ Numbers are read in digits with any separator ("8,000", "8.000", "8 000",
 million", "a dozen", "tens of thousands") and as ranges ("10,000–12,000", "between
 10,000 and 12,000", "1만~1만2천", "от 10 до 12 тысяч"). Not figures: dates, years,
 times, ages, percentages, ordinals, measurements (km, tonnes, hours, days) and the
-numbers in names (Hwasong-19, Su-35, KN-23). A number whose counted thing is none
-of the kinds is kept as "other" only when what it counts is a plain noun (so a
-stray "two" of a phrase is not a figure).
+numbers in names (Hwasong-19, Su-35, KN-23, Kilo 636), rates (0.72명), counts of
+events (six missile tests, 12 times) and numbers that refer back ("the two
+countries"). A number whose counted thing is none of the kinds is kept as "other"
+only when what it counts is a countable noun close after it (a plural, people, a
+unit), so a stray "two" of a phrase is not a figure.
 
-Rules are general: words of each language for hedges, kinds and sources (KINDS,
-HEDGES); nothing is specific to a story, a site or an outlet.
+Rules, not a model: the words of each language for hedges, kinds and sources, and
+the shapes numbers take; nothing is specific to a story, a site or an outlet. They
+were built on annotated sentences of the corpora (tests/data/figures.jsonl,
+docs/figures.md), which hold them.
 """
 
 from __future__ import annotations
@@ -249,8 +253,6 @@ _STOP = re.compile(
     r"và|hoặc|của|tại|trong|với|и|или|с|в|на)$",
     re.IGNORECASE,
 )
-_LETTERS = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
-_PLAIN_NOUN = re.compile(r"^[a-zа-яё가-힣][\w-]*$", re.IGNORECASE)
 
 # --- Hedges --------------------------------------------------------------------------
 
