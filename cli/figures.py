@@ -148,20 +148,7 @@ def figures_check(
     for case in cases:
         found: list[dict[str, Any]] = []
         for m in compiled.match(case["title"], case["text"]):
-            found += [
-                {
-                    "topic": m.topic,
-                    "value": f.value,
-                    "low": f.low,
-                    "high": f.high,
-                    "hedge": f.hedge,
-                    "counted": f.counted,
-                    "kind": f.kind,
-                    "source": f.source,
-                    "sentence": f.sentence,
-                }
-                for f in m.figures
-            ]
+            found += [{"topic": m.topic, **f.reported()} for f in m.figures]
         sys.stdout.write(
             json.dumps({"id": case["id"], "figures": found}, ensure_ascii=False) + "\n"
         )

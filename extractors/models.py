@@ -131,6 +131,19 @@ class Figure:
     end: int
     in_headline: bool = False  # stated in the article's headline
 
+    def reported(self) -> dict[str, object]:
+        """What a figure says, as the warehouse and `figures check` give it."""
+        return {
+            "value": self.value,
+            "low": self.low,
+            "high": self.high,
+            "hedge": self.hedge,
+            "counted": self.counted,
+            "kind": self.kind,
+            "source": self.source,
+            "sentence": self.sentence,
+        }
+
 
 @dataclass(frozen=True)
 class TopicMatch:
